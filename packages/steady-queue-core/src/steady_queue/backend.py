@@ -1,0 +1,95 @@
+from django.apps import apps
+from django.core import checks
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+from django.tasks.signals import task_enqueued
+from django.utils import timezone
+
+from steady_queue import arguments
+from steady_queue.conf import queue_pattern_problem
+from steady_queue.enqueueing import insert_jobs
+from steady_queue.models import Job
+from steady_queue.results import build_result, fetch_result
+from steady_queue.task import Call, SteadyQueueTask
+
+
+class SteadyQueueBackend(BaseTaskBackend):
+    """Stores tasks in the database for ``manage.py steady_queue`` to run."""
+
+    task_class = SteadyQueueTask
+
+    supports_defer = True
+    supports_priority = True
+    supports_get_result = True
+
+    def validate_task(self, task):
+        super().validate_task(task)
+        run_delay = getattr(task, "run_delay", None)
+        if run_delay is not None and task.run_after is not None:
+            raise InvalidTask("A task cannot have both a run_after time and a delay.")
+
+    def enqueue(self, task, args, kwargs):
+        return self.enqueue_many(task, [Call(*args, **kwargs)])[0]
+
+    def enqueue_many(self, task, calls):
+        """Enqueue several calls of one task at once; see SteadyQueueTask.enqueue_many()."""
+        self.validate_task(task)
+        now = timezone.now()
+        scheduled_at = task.run_after
+        run_delay = getattr(task, "run_delay", None)
+        if run_delay is not None:
+            scheduled_at = now + run_delay
+        # Every argument is encoded before the first row is written: bad input writes nothing.
+        encoded = []
+        for call in calls:
+            call = Call.coerce(call)
+            encoded.append(arguments.serialize(call.args, call.kwargs))
+        jobs = [
+            Job(
+                task_path=task.module_path,
+                queue_name=task.queue_name,
+                priority=task.priority,
+                backend=self.alias,
+                arguments={"args": args, "kwargs": kwargs},
+                scheduled_at=scheduled_at,
+                created_at=now,
+            )
+            for args, kwargs in encoded
+        ]
+        if not jobs:
+            return []
+        insert_jobs(jobs, now)
+        if run_delay is not None:
+            task = self.task_class.using(task, run_after=scheduled_at)
+        results = [build_result(task, job) for job in jobs]
+        for result in results:
+            task_enqueued.send(type(self), task_result=result)
+        return results
+
+    def get_result(self, result_id):
+        result = fetch_result(result_id)
+        if result is None:
+            raise TaskResultDoesNotExist(result_id)
+        return result
+
+    def check(self, **kwargs):
+        if not apps.is_installed("steady_queue"):
+            yield checks.Error(
+                f"{type(self).__name__} is used by TASKS[{self.alias!r}] but 'steady_queue' is not in "
+                "INSTALLED_APPS.",
+                hint="Add 'steady_queue' to INSTALLED_APPS and run 'manage.py migrate'.",
+                id="steady_queue.E001",
+            )
+        for name in sorted(self.queues):
+            problem = queue_pattern_problem(name) or ("*" in name and f"queue name {name!r} may not contain '*'.")
+            if problem:
+                yield checks.Error(f"TASKS[{self.alias!r}]['QUEUES']: {problem}", id="steady_queue.E002")
+        unknown_options = sorted(set(self.options) - self.known_options)
+        if unknown_options:
+            yield checks.Error(
+                f"TASKS[{self.alias!r}]['OPTIONS'] has unknown keys: {', '.join(unknown_options)}.",
+                hint="Steady Queue is configured through settings.STEADY_QUEUE.",
+                id="steady_queue.E003",
+            )
+
+    known_options = frozenset()

@@ -1,0 +1,221 @@
+"""The STEADY_QUEUE setting: documented defaults, validation and the parsed configuration.
+
+Every key is optional. Durations accept a number of seconds or a ``timedelta``. Validation collects
+every problem at once so that ``manage.py check`` can report them together; the runtime refuses to
+start on the same errors.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+WORKER_DEFAULTS = {
+    "queues": ["*"],
+    "threads": 3,
+    "processes": 1,
+    "polling_interval": timedelta(seconds=0.1),
+}
+
+DISPATCHER_DEFAULTS = {
+    "batch_size": 500,
+    "polling_interval": timedelta(seconds=1),
+    "concurrency_maintenance": True,
+    "concurrency_maintenance_interval": timedelta(minutes=10),
+}
+
+DEFAULTS = {
+    "workers": [{}],
+    "dispatchers": [{}],
+    "process_heartbeat_interval": timedelta(seconds=60),
+    "process_alive_threshold": timedelta(minutes=5),
+    "shutdown_timeout": timedelta(seconds=5),
+    "preserve_finished_jobs": True,
+    "clear_finished_jobs_after": timedelta(days=1),
+    "default_concurrency_control_period": timedelta(minutes=3),
+}
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    queues: tuple[str, ...]
+    threads: int
+    processes: int
+    polling_interval: timedelta
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    batch_size: int
+    polling_interval: timedelta
+    concurrency_maintenance: bool
+    concurrency_maintenance_interval: timedelta
+
+
+@dataclass(frozen=True)
+class Config:
+    workers: tuple[WorkerConfig, ...]
+    dispatchers: tuple[DispatcherConfig, ...]
+    process_heartbeat_interval: timedelta
+    process_alive_threshold: timedelta
+    shutdown_timeout: timedelta
+    preserve_finished_jobs: bool
+    clear_finished_jobs_after: timedelta
+    default_concurrency_control_period: timedelta
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+
+class _Problems(list):
+    """Collects validation messages, each prefixed with where the value sits in STEADY_QUEUE."""
+
+    def duration(self, where, value, *, allow_zero=False):
+        if isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = value
+        else:
+            self.append(f"{where} must be a number of seconds or a timedelta, not {value!r}.")
+            return None
+        if seconds < 0 or (seconds == 0 and not allow_zero):
+            self.append(f"{where} must be {'zero or ' if allow_zero else ''}positive, not {value!r}.")
+            return None
+        return timedelta(seconds=seconds)
+
+    def integer(self, where, value, *, minimum):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.append(f"{where} must be an integer, not {value!r}.")
+            return None
+        if value < minimum:
+            self.append(f"{where} must be at least {minimum}, not {value!r}.")
+            return None
+        return value
+
+    def boolean(self, where, value):
+        if not isinstance(value, bool):
+            self.append(f"{where} must be True or False, not {value!r}.")
+            return None
+        return value
+
+    def queues(self, where, value):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value:
+            self.append(f"{where} must be a non-empty list of queue names, not {value!r}.")
+            return None
+        for name in value:
+            problem = queue_pattern_problem(name)
+            if problem:
+                self.append(f"{where}: {problem}")
+                return None
+        return tuple(value)
+
+    def unknown_keys(self, where, mapping, known):
+        for key in mapping:
+            if key not in known:
+                self.append(f"{where} has an unknown key {key!r} (known: {', '.join(sorted(known))}).")
+
+
+def queue_pattern_problem(name):
+    """Say what is wrong with a queue name or pattern ('*', 'mail*', 'email'), or return None."""
+    if not isinstance(name, str) or not name.strip():
+        return f"a queue name must be a non-empty string, not {name!r}."
+    if name != name.strip() or "," in name:
+        return f"queue name {name!r} may not contain commas or surrounding spaces."
+    if "*" in name[:-1]:
+        return f"queue pattern {name!r} may only have '*' at its end ('*' or 'prefix*')."
+    return None
+
+
+def _entries(problems, where, value):
+    if not isinstance(value, (list, tuple)):
+        problems.append(f"{where} must be a list of dicts, not {value!r}.")
+        return []
+    good = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            problems.append(f"{where}[{index}] must be a dict, not {entry!r}.")
+        else:
+            good.append((f"{where}[{index}]", entry))
+    return good
+
+
+def _worker(problems, where, entry):
+    problems.unknown_keys(where, entry, WORKER_DEFAULTS)
+    values = {**WORKER_DEFAULTS, **entry}
+    return WorkerConfig(
+        queues=problems.queues(f"{where}['queues']", values["queues"]),
+        threads=problems.integer(f"{where}['threads']", values["threads"], minimum=1),
+        processes=problems.integer(f"{where}['processes']", values["processes"], minimum=1),
+        polling_interval=problems.duration(f"{where}['polling_interval']", values["polling_interval"]),
+    )
+
+
+def _dispatcher(problems, where, entry):
+    problems.unknown_keys(where, entry, DISPATCHER_DEFAULTS)
+    values = {**DISPATCHER_DEFAULTS, **entry}
+    return DispatcherConfig(
+        batch_size=problems.integer(f"{where}['batch_size']", values["batch_size"], minimum=1),
+        polling_interval=problems.duration(f"{where}['polling_interval']", values["polling_interval"]),
+        concurrency_maintenance=problems.boolean(
+            f"{where}['concurrency_maintenance']", values["concurrency_maintenance"]
+        ),
+        concurrency_maintenance_interval=problems.duration(
+            f"{where}['concurrency_maintenance_interval']", values["concurrency_maintenance_interval"]
+        ),
+    )
+
+
+def parse(raw):
+    """Build a Config from a STEADY_QUEUE dict; problems are listed in Config.errors."""
+    problems = _Problems()
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"STEADY_QUEUE must be a dict, not {type(raw).__name__}.")
+        raw = {}
+    problems.unknown_keys("STEADY_QUEUE", raw, DEFAULTS)
+    values = {**DEFAULTS, **raw}
+    where = "STEADY_QUEUE[{!r}]".format
+    config = Config(
+        workers=tuple(_worker(problems, w, e) for w, e in _entries(problems, where("workers"), values["workers"])),
+        dispatchers=tuple(
+            _dispatcher(problems, w, e) for w, e in _entries(problems, where("dispatchers"), values["dispatchers"])
+        ),
+        process_heartbeat_interval=problems.duration(
+            where("process_heartbeat_interval"), values["process_heartbeat_interval"]
+        ),
+        process_alive_threshold=problems.duration(where("process_alive_threshold"), values["process_alive_threshold"]),
+        shutdown_timeout=problems.duration(where("shutdown_timeout"), values["shutdown_timeout"], allow_zero=True),
+        preserve_finished_jobs=problems.boolean(where("preserve_finished_jobs"), values["preserve_finished_jobs"]),
+        clear_finished_jobs_after=problems.duration(
+            where("clear_finished_jobs_after"), values["clear_finished_jobs_after"]
+        ),
+        default_concurrency_control_period=problems.duration(
+            where("default_concurrency_control_period"), values["default_concurrency_control_period"]
+        ),
+    )
+    if not problems and config.process_alive_threshold <= config.process_heartbeat_interval:
+        problems.append(
+            "STEADY_QUEUE['process_alive_threshold'] must be longer than 'process_heartbeat_interval', "
+            "or live processes would be pruned between two heartbeats."
+        )
+    return Config(**{**config.__dict__, "errors": tuple(problems)})
+
+
+@cache
+def get_config():
+    """The parsed settings.STEADY_QUEUE; raise ImproperlyConfigured if it is invalid."""
+    config = parse(getattr(settings, "STEADY_QUEUE", None))
+    if config.errors:
+        raise ImproperlyConfigured("Invalid STEADY_QUEUE setting:\n- " + "\n- ".join(config.errors))
+    return config
+
+
+@receiver(setting_changed)
+def _reset_config(*, setting, **kwargs):
+    if setting == "STEADY_QUEUE":
+        get_config.cache_clear()

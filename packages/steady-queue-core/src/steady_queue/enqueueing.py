@@ -1,0 +1,39 @@
+"""The write side of enqueue: jobs and their first state row, together or not at all."""
+
+from django.db import router, transaction
+
+from steady_queue.models import Job, ReadyExecution, ScheduledExecution
+
+
+def insert_jobs(jobs, now):
+    """Insert jobs (unsaved, sharing one queue database) and the ready or scheduled row of each.
+
+    One transaction, or part of the caller's: rolling the caller back removes the jobs too. Three
+    statements whatever the number of jobs (the database may split very large batches).
+    """
+    using = router.db_for_write(Job)
+    # No savepoint: the inserts either all succeed or the caller's transaction is doomed anyway,
+    # and a savepoint would cost two more round trips on every enqueue.
+    with transaction.atomic(using=using, savepoint=False):
+        Job.objects.using(using).bulk_create(jobs)
+        ready, scheduled = [], []
+        for job in jobs:
+            if job.scheduled_at is not None and job.scheduled_at > now:
+                scheduled.append(
+                    ScheduledExecution(
+                        job_id=job.pk,
+                        queue_name=job.queue_name,
+                        priority=job.priority,
+                        scheduled_at=job.scheduled_at,
+                        created_at=now,
+                    )
+                )
+            else:
+                ready.append(
+                    ReadyExecution(job_id=job.pk, queue_name=job.queue_name, priority=job.priority, created_at=now)
+                )
+        if ready:
+            ReadyExecution.objects.using(using).bulk_create(ready)
+        if scheduled:
+            ScheduledExecution.objects.using(using).bulk_create(scheduled)
+    return jobs

@@ -1,0 +1,43 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Job(models.Model):
+    """One enqueued call of a task. Its state is whichever execution row points at it.
+
+    Ready, scheduled, blocked, claimed and failed work each have their own table; a job with none of
+    them and a ``finished_at`` has finished. The hot queries only read the narrow execution tables.
+    """
+
+    task_path = models.CharField(max_length=255)
+    queue_name = models.CharField(max_length=100)
+    priority = models.SmallIntegerField(default=0)
+    backend = models.CharField(max_length=100, default="default")
+    arguments = models.JSONField(default=dict)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # A history of attempts, for TaskResult: filled by the worker when an attempt ends.
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_attempted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker_ids = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    return_value = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "steady_queue_job"
+        indexes = [
+            # Clearing finished jobs in batches, oldest first.
+            models.Index(fields=["finished_at"], name="sq_job_finished"),
+            models.Index(fields=["queue_name", "finished_at"], name="sq_job_queue_finished"),
+            models.Index(fields=["task_path"], name="sq_job_task_path"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=-100, priority__lte=100), name="sq_job_priority_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.task_path} #{self.pk}"

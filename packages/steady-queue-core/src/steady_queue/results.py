@@ -1,0 +1,98 @@
+"""TaskResult from the rows: the status a job's state tables imply, and its attempt history."""
+
+from django.tasks import TaskResult, TaskResultStatus
+from django.tasks.base import TaskError
+from django.utils.module_loading import import_string
+
+from steady_queue.models import Job
+from steady_queue.task import SteadyQueueTask
+
+
+def build_result(task, job, *, status=None, running_claim=None):
+    """A TaskResult for a job row. ``running_claim`` is the claimed execution of a running job."""
+    worker_ids = list(job.worker_ids)
+    started_at, last_attempted_at = job.started_at, job.last_attempted_at
+    if running_claim is not None:
+        worker_ids.append(running_claim.process.name if running_claim.process else "")
+        started_at = started_at or running_claim.created_at
+        last_attempted_at = running_claim.created_at
+    result = TaskResult(
+        task=task,
+        id=str(job.pk),
+        status=status or TaskResultStatus.READY,
+        enqueued_at=job.created_at,
+        started_at=started_at,
+        finished_at=job.finished_at,
+        last_attempted_at=last_attempted_at,
+        args=job.arguments.get("args", []),
+        kwargs=job.arguments.get("kwargs", {}),
+        backend=job.backend,
+        errors=[
+            TaskError(exception_class_path=error["exception_class_path"], traceback=error["traceback"])
+            for error in job.errors
+        ],
+        worker_ids=worker_ids,
+    )
+    if status == TaskResultStatus.SUCCESSFUL:
+        object.__setattr__(result, "_return_value", job.return_value)
+    return result
+
+
+def fetch_result(result_id):
+    """The TaskResult of a job by id, or None if there is no such job."""
+    try:
+        pk = int(result_id)
+    except (TypeError, ValueError):
+        return None
+    job = (
+        Job.objects.select_related("claimedexecution__process", "failedexecution")
+        .filter(pk=pk)
+        .first()
+    )
+    if job is None:
+        return None
+    claim = getattr(job, "claimedexecution", None)
+    if claim is not None:
+        status = TaskResultStatus.RUNNING
+    elif getattr(job, "failedexecution", None) is not None:
+        status = TaskResultStatus.FAILED
+    elif job.finished_at is not None:
+        status = TaskResultStatus.SUCCESSFUL
+    else:
+        status = TaskResultStatus.READY
+    return build_result(restore_task(job), job, status=status, running_claim=claim)
+
+
+def restore_task(job):
+    """The Task a job row was enqueued for, with the row's own queue, priority and run time.
+
+    Built without validation (the row was valid when written; settings may have changed since),
+    and usable even when the task's module no longer imports, so a result can always be read.
+    """
+    try:
+        original = import_string(job.task_path)
+    except ImportError:
+        original = None
+    func = original.func if hasattr(original, "func") else _missing_task_function(job.task_path)
+    task = object.__new__(type(original) if isinstance(original, SteadyQueueTask) else SteadyQueueTask)
+    values = {
+        "func": func,
+        "priority": job.priority,
+        "backend": job.backend,
+        "queue_name": job.queue_name,
+        "run_after": job.scheduled_at,
+        "takes_context": getattr(original, "takes_context", False),
+        "run_delay": None,
+    }
+    for name in type(task).__dataclass_fields__:
+        object.__setattr__(task, name, values.get(name, getattr(original, name, None)))
+    return task
+
+
+def _missing_task_function(path):
+    def missing(*args, **kwargs):
+        raise ImportError(f"Task {path!r} can no longer be imported.")
+
+    module, _, name = path.rpartition(".")
+    missing.__module__, missing.__name__, missing.__qualname__ = module, name, name
+    return missing

@@ -1,0 +1,1 @@
+"""The Steady Queue recurring-task scheduler."""

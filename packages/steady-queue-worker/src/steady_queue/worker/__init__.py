@@ -1,0 +1,1 @@
+"""The Steady Queue runtime: supervisor, workers and dispatchers (``manage.py steady_queue``)."""
