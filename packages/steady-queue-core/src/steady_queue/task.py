@@ -1,5 +1,5 @@
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.tasks import Task
 
@@ -42,17 +42,16 @@ class SteadyQueueTask(Task):
     run_delay: timedelta | None = None
 
     def using(self, *, priority=None, queue_name=None, run_after=None, backend=None):
+        changes = {
+            name: value
+            for name, value in (("priority", priority), ("queue_name", queue_name), ("backend", backend))
+            if value is not None
+        }
         if isinstance(run_after, timedelta):
-            return replace(
-                Task.using(self, priority=priority, queue_name=queue_name, backend=backend),
-                run_after=None,
-                run_delay=run_after,
-            )
-        # Task.using() named explicitly: zero-argument super() does not work in a slotted dataclass.
-        task = Task.using(self, priority=priority, queue_name=queue_name, run_after=run_after, backend=backend)
-        if isinstance(run_after, datetime) and task.run_delay is not None:
-            task = replace(task, run_delay=None)
-        return task
+            changes.update(run_after=None, run_delay=run_after)
+        elif run_after is not None:
+            changes.update(run_after=run_after, run_delay=None)
+        return replace(self, **changes)
 
     def enqueue_many(self, calls):
         """Enqueue many calls of this task in one transaction and a fixed number of statements.
