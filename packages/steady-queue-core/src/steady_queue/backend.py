@@ -19,6 +19,8 @@ class SteadyQueueBackend(BaseTaskBackend):
     task_class = SteadyQueueTask
 
     supports_defer = True
+    # Run by steady-queue-worker, in its own event loop per task.
+    supports_async_task = True
     supports_priority = True
     supports_get_result = True
 

@@ -1,13 +1,21 @@
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from steady_queue.db import lock, retry_on_lock, write_transaction
 
 from .execution import Execution
+from .failed_execution import FailedExecution
+from .job import Job
 
 
 class ClaimedExecution(Execution):
     """A job a worker process has taken and is running.
 
-    The row is the fence for finishing: an attempt is recorded only while its claim still exists,
-    so a process that was pruned as dead cannot also report the job finished.
+    The row is the fence for finishing: an attempt's outcome is recorded only by the transaction
+    that deletes the claim, so a job whose process was pruned as dead (and whose claim was failed
+    meanwhile) cannot also be reported finished, and no outcome is ever recorded twice.
     """
 
     process = models.ForeignKey(
@@ -19,3 +27,83 @@ class ClaimedExecution(Execution):
         indexes = [
             models.Index(fields=["process", "job"], name="sq_claimed_process"),
         ]
+
+
+def _attempt_fields(job, worker_name, started_at, finished_at):
+    return {
+        "started_at": Coalesce(F("started_at"), started_at),
+        "last_attempted_at": started_at,
+        "finished_at": finished_at,
+        "worker_ids": [*job.worker_ids, worker_name],
+    }
+
+
+@retry_on_lock
+def finish(job, process_id, worker_name, started_at, return_value, *, preserve):
+    """Record a successful attempt; False if the claim was no longer this process's."""
+    now = timezone.now()
+    with write_transaction():
+        if not _release_claim(job.pk, process_id):
+            return False
+        if preserve:
+            Job.objects.filter(pk=job.pk).update(
+                return_value=return_value, **_attempt_fields(job, worker_name, started_at, now)
+            )
+        else:
+            Job.objects.filter(pk=job.pk).delete()
+    return True
+
+
+@retry_on_lock
+def fail(job, process_id, worker_name, started_at, error):
+    """Record a failed attempt (``error``: class path, message, traceback); False if not ours."""
+    now = timezone.now()
+    with write_transaction():
+        if not _release_claim(job.pk, process_id):
+            return False
+        Job.objects.filter(pk=job.pk).update(
+            errors=[*job.errors, error], **_attempt_fields(job, worker_name, started_at, now)
+        )
+        FailedExecution.objects.create(job_id=job.pk, created_at=now)
+    return True
+
+
+def _release_claim(job_id, process_id):
+    # Deleting the claim is the fence: only the transaction that removes it records an outcome.
+    deleted, _ = ClaimedExecution.objects.filter(job_id=job_id, process_id=process_id).delete()
+    return deleted
+
+
+@retry_on_lock
+def release_claims(claims):
+    """Put claimed jobs back in their queue (a graceful stop that ran out of time). Returns the count."""
+    from .ready_execution import ReadyExecution
+
+    now = timezone.now()
+    with write_transaction():
+        job_ids = list(lock(claims).values_list("job_id", flat=True))
+        jobs = Job.objects.filter(pk__in=job_ids).only("queue_name", "priority")
+        ReadyExecution.objects.bulk_create(
+            [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in jobs]
+        )
+        ClaimedExecution.objects.filter(job_id__in=job_ids).delete()
+    return len(job_ids)
+
+
+@retry_on_lock
+def fail_claims(claims, error_class, message):
+    """Mark claimed jobs failed because their process was lost. Returns the job ids."""
+    now = timezone.now()
+    path = f"{error_class.__module__}.{error_class.__qualname__}"
+    error = {"exception_class_path": path, "message": message, "traceback": f"{path}: {message}\n"}
+    with write_transaction():
+        rows = list(lock(claims).select_related("process", "job"))
+        for claim in rows:
+            job = claim.job
+            worker = claim.process.name if claim.process else "unknown"
+            Job.objects.filter(pk=job.pk).update(
+                errors=[*job.errors, error], **_attempt_fields(job, worker, claim.created_at, now)
+            )
+        FailedExecution.objects.bulk_create([FailedExecution(job_id=c.job_id, created_at=now) for c in rows])
+        ClaimedExecution.objects.filter(job_id__in=[c.job_id for c in rows]).delete()
+    return [c.job_id for c in rows]

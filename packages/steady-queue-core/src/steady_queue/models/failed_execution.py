@@ -1,11 +1,66 @@
+from django.utils import timezone
+
+from steady_queue.db import lock, retry_on_lock, write_transaction
+
 from .execution import Execution
+from .job import Job
 
 
 class FailedExecution(Execution):
     """A job whose last attempt raised, or whose process died. It stays until retried or discarded.
 
-    The error itself is kept in the job's ``errors`` history, so retrying keeps every attempt's error.
+    The error itself is kept in the job's ``errors`` history, so a retried job keeps every error.
     """
 
     class Meta:
         db_table = "steady_queue_failed_execution"
+
+
+def _failed(job_ids):
+    failed = FailedExecution.objects.order_by("job_id")
+    return failed if job_ids is None else failed.filter(job_id__in=[int(i) for i in job_ids])
+
+
+def retry(job_ids=None, *, batch_size=500):
+    """Put failed jobs back in their queue with the same id; ``None`` means every failed job.
+
+    Earlier attempts stay in the job's history (``TaskResult.attempts`` and ``errors``).
+    Returns the number of jobs retried.
+    """
+    from .ready_execution import ReadyExecution
+
+    @retry_on_lock
+    def batch(after):
+        now = timezone.now()
+        with write_transaction():
+            ids = list(lock(_failed(job_ids).filter(job_id__gt=after)).values_list("job_id", flat=True)[:batch_size])
+            jobs = Job.objects.filter(pk__in=ids).only("queue_name", "priority")
+            ReadyExecution.objects.bulk_create(
+                [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in jobs]
+            )
+            Job.objects.filter(pk__in=ids).update(finished_at=None)
+            FailedExecution.objects.filter(job_id__in=ids).delete()
+        return ids
+
+    return _in_batches(batch)
+
+
+def discard(job_ids=None, *, batch_size=500):
+    """Delete failed jobs for good; ``None`` means every failed job. Returns the number deleted."""
+
+    @retry_on_lock
+    def batch(after):
+        with write_transaction():
+            ids = list(lock(_failed(job_ids).filter(job_id__gt=after)).values_list("job_id", flat=True)[:batch_size])
+            Job.objects.filter(pk__in=ids).delete()
+        return ids
+
+    return _in_batches(batch)
+
+
+def _in_batches(batch):
+    total, after = 0, 0
+    while ids := batch(after):
+        total += len(ids)
+        after = ids[-1]
+    return total

@@ -41,3 +41,27 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.task_path} #{self.pk}"
+
+
+def clear_finished(finished_before, *, batch_size=500):
+    """Delete successfully finished jobs older than ``finished_before``, in batches. Returns the count."""
+    from steady_queue.db import retry_on_lock
+
+    from .failed_execution import FailedExecution
+
+    # Failed jobs also have finished_at (as Django's TaskResult wants); they stay until discarded.
+    finished = Job.objects.filter(finished_at__lt=finished_before).exclude(
+        models.Exists(FailedExecution.objects.filter(job_id=models.OuterRef("pk")))
+    )
+
+    @retry_on_lock
+    def batch():
+        ids = list(finished.values_list("pk", flat=True)[:batch_size])
+        if ids:
+            Job.objects.filter(pk__in=ids).delete()
+        return len(ids)
+
+    total = 0
+    while deleted := batch():
+        total += deleted
+    return total

@@ -1,5 +1,14 @@
+import logging
+
 from django.db import models
 from django.utils import timezone
+
+from steady_queue.db import lock, retry_on_lock, skip_locked, write_transaction
+from steady_queue.exceptions import ProcessMissingError, ProcessPrunedError
+
+from .claimed_execution import ClaimedExecution, fail_claims, release_claims
+
+logger = logging.getLogger("steady_queue.processes")
 
 
 class Process(models.Model):
@@ -22,3 +31,67 @@ class Process(models.Model):
 
     def __str__(self):
         return self.name
+
+    @retry_on_lock
+    def heartbeat(self):
+        """Record that the process is alive; False if its row is gone (it was pruned as dead)."""
+        return bool(Process.objects.filter(pk=self.pk).update(last_heartbeat_at=timezone.now()))
+
+    def deregister(self):
+        """Remove the process on a graceful stop; jobs it still holds go back to their queue."""
+        released = release_claims(ClaimedExecution.objects.filter(process_id=self.pk))
+        _delete(Process.objects.filter(pk=self.pk))
+        return released
+
+
+@retry_on_lock
+def register(kind, name, pid, hostname, supervisor_id=None, metadata=None):
+    return Process.objects.create(
+        kind=kind, name=name, pid=pid, hostname=hostname, supervisor_id=supervisor_id, metadata=metadata or {}
+    )
+
+
+@retry_on_lock
+def _delete(processes):
+    processes.delete()
+
+
+def prune(alive_threshold, *, exclude_pid=None):
+    """Declare processes silent for ``alive_threshold`` dead: fail their jobs, delete their rows.
+
+    Any supervisor may prune any host's processes; rows locked by another pruner are skipped.
+    Returns the names of the pruned processes.
+    """
+    cutoff = timezone.now() - alive_threshold
+    pruned = []
+    while True:
+        with write_transaction():
+            stale = list(skip_locked(Process.objects.filter(last_heartbeat_at__lt=cutoff).order_by("pk"))[:50])
+            for process in stale:
+                silent = (timezone.now() - process.last_heartbeat_at).total_seconds()
+                failed = fail_claims(
+                    ClaimedExecution.objects.filter(process_id=process.pk),
+                    ProcessPrunedError,
+                    f"{process.kind} {process.name} (pid {process.pid} on {process.hostname}) sent no heartbeat "
+                    f"for {silent:.0f} s and was declared dead while running this task",
+                )
+                logger.warning(
+                    "Pruned %s %s (pid %s on %s), silent for %.0f s; %d running task(s) marked failed",
+                    process.kind, process.name, process.pid, process.hostname, silent, len(failed),
+                )
+                pruned.append(process.name)
+            Process.objects.filter(pk__in=[p.pk for p in stale]).delete()
+        if len(stale) < 50:
+            return pruned
+
+
+def fail_orphaned_claims():
+    """Fail claims whose process row no longer exists (its process was deleted without cleanup)."""
+    with write_transaction():
+        orphans = ClaimedExecution.objects.filter(process__isnull=True)
+        failed = fail_claims(
+            lock(orphans), ProcessMissingError, "the process that claimed this task no longer exists"
+        )
+    if failed:
+        logger.warning("Marked %d task(s) failed whose process no longer exists", len(failed))
+    return failed

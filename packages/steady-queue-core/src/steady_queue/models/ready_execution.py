@@ -1,6 +1,13 @@
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
+from steady_queue.db import skip_locked, write_transaction
+
+from .claimed_execution import ClaimedExecution
 from .execution import QueuedExecution
+from .job import Job
+from .pause import Pause
 
 
 class ReadyExecution(QueuedExecution):
@@ -13,3 +20,44 @@ class ReadyExecution(QueuedExecution):
             models.Index(fields=["-priority", "job"], name="sq_ready_poll_all"),
             models.Index(fields=["queue_name", "-priority", "job"], name="sq_ready_poll_queue"),
         ]
+
+
+def claim(queue_patterns, limit, process_id):
+    """Move up to ``limit`` ready jobs to claimed for a process; return the claimed Jobs.
+
+    Queues are served in the order given; within one, higher priority first, then oldest. One
+    short transaction: row locks are skipped, not waited for, where the database has them.
+    """
+    now = timezone.now()
+    not_paused = ~Exists(Pause.objects.filter(queue_name=OuterRef("queue_name")))
+    job_ids = []
+    with write_transaction():
+        for queue_filter in pattern_filters(queue_patterns):
+            wanted = limit - len(job_ids)
+            if wanted <= 0:
+                break
+            candidates = (
+                ReadyExecution.objects.filter(queue_filter, not_paused)
+                .exclude(job_id__in=job_ids)
+                .order_by("-priority", "job_id")
+            )
+            job_ids += skip_locked(candidates).values_list("job_id", flat=True)[:wanted]
+        if not job_ids:
+            return []
+        ClaimedExecution.objects.bulk_create(
+            [ClaimedExecution(job_id=job_id, process_id=process_id, created_at=now) for job_id in job_ids]
+        )
+        ReadyExecution.objects.filter(job_id__in=job_ids).delete()
+        jobs = Job.objects.in_bulk(job_ids)
+    return [jobs[job_id] for job_id in job_ids]
+
+
+def pattern_filters(patterns):
+    """One filter per queue pattern, in the order they are served: 'email', 'mail*' or '*'."""
+    for pattern in patterns:
+        if pattern == "*":
+            yield Q()
+        elif pattern.endswith("*"):
+            yield Q(queue_name__startswith=pattern[:-1])
+        else:
+            yield Q(queue_name=pattern)

@@ -1,0 +1,97 @@
+"""What differs between databases, in one place.
+
+PostgreSQL (and MySQL 8) lock rows: claims use ``FOR UPDATE SKIP LOCKED`` so that workers never wait
+for each other. SQLite locks the whole database instead; there, the runtime's write transactions
+start with ``BEGIN IMMEDIATE`` so that they queue for the write lock up front (and wait through the
+busy timeout) rather than failing with "database is locked" when a read-then-write transaction
+tries to upgrade its lock. A lock error that still gets through is retried, never shown to the user.
+"""
+
+import logging
+import random
+import time
+from contextlib import contextmanager
+from functools import wraps
+
+from django.db import OperationalError, connections, router, transaction
+
+logger = logging.getLogger("steady_queue.db")
+
+LOCK_RETRY_ATTEMPTS = 50
+
+
+def queue_database():
+    """The database alias holding Steady Queue's tables."""
+    from steady_queue.models import Job
+
+    return router.db_for_write(Job)
+
+
+@contextmanager
+def write_transaction(using=None):
+    """A transaction for the runtime's state changes: BEGIN IMMEDIATE on SQLite."""
+    using = using or queue_database()
+    connection = connections[using]
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        with transaction.atomic(using=using):
+            yield
+        return
+    # Connecting reads transaction_mode from the settings: connect first, then override it.
+    connection.ensure_connection()
+    previous = connection.transaction_mode
+    connection.transaction_mode = "IMMEDIATE"
+    try:
+        with transaction.atomic(using=using):
+            # The mode is read when the transaction begins; restore it for the caller's own code.
+            connection.transaction_mode = previous
+            yield
+    finally:
+        connection.transaction_mode = previous
+
+
+def skip_locked(queryset):
+    """Lock the selected rows, skipping rows other transactions hold, where the database can."""
+    features = connections[queryset.db].features
+    if features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+def is_lock_error(error):
+    message = str(error).lower()
+    return "database is locked" in message or "database table is locked" in message or "deadlock" in message
+
+
+def retry_on_lock(function):
+    """Run a runtime write again when SQLite's lock (or a PostgreSQL deadlock) got in its way."""
+
+    @wraps(function)
+    def wrapper(*args, **kwargs):
+        if connections[queue_database()].in_atomic_block:
+            # Inside a transaction a failed statement dooms the whole transaction: the outermost
+            # retrying call starts it again.
+            return function(*args, **kwargs)
+        for attempt in range(1, LOCK_RETRY_ATTEMPTS + 1):
+            try:
+                return function(*args, **kwargs)
+            except OperationalError as error:
+                if not is_lock_error(error) or attempt == LOCK_RETRY_ATTEMPTS:
+                    raise
+                logger.debug("%s hit a lock (attempt %d): %s", function.__qualname__, attempt, error)
+                time.sleep(min(0.5, 0.005 * attempt) * (0.5 + random.random()))
+
+    return wrapper
+
+
+def lock(queryset):
+    """Lock the selected rows of the queryset's own table until the transaction ends.
+
+    Rows another transaction deletes meanwhile are not returned once their lock is released, which
+    is what keeps two processes from recording two outcomes for one claim.
+    """
+    features = connections[queryset.db].features
+    if not features.has_select_for_update:
+        return queryset
+    if features.has_select_for_update_of:
+        return queryset.select_for_update(of=("self",))
+    return queryset.select_for_update()

@@ -1,0 +1,35 @@
+"""Queues: pausing and resuming them, and turning worker queue patterns into filters."""
+
+import logging
+
+from steady_queue.conf import queue_pattern_problem
+from steady_queue.db import retry_on_lock
+from steady_queue.models import Pause
+
+logger = logging.getLogger("steady_queue.queues")
+
+
+@retry_on_lock
+def pause(queue_name):
+    """Stop workers from taking tasks of a queue (running ones finish). True if it was not paused."""
+    problem = queue_pattern_problem(queue_name)
+    if problem or "*" in queue_name:
+        raise ValueError(problem or f"pause() takes a queue name, not a pattern: {queue_name!r}.")
+    _, created = Pause.objects.get_or_create(queue_name=queue_name)
+    if created:
+        logger.info("Paused queue %s", queue_name)
+    return created
+
+
+@retry_on_lock
+def resume(queue_name):
+    """Let workers take tasks of a paused queue again. True if it was paused."""
+    deleted, _ = Pause.objects.filter(queue_name=queue_name).delete()
+    if deleted:
+        logger.info("Resumed queue %s", queue_name)
+    return bool(deleted)
+
+
+def paused_queues():
+    """The names of the paused queues."""
+    return sorted(Pause.objects.values_list("queue_name", flat=True))

@@ -1,0 +1,61 @@
+"""From settings.STEADY_QUEUE and the command's flags to the list of processes to start."""
+
+import argparse
+from dataclasses import replace
+
+from django.core.exceptions import ImproperlyConfigured
+
+from steady_queue.conf import WORKER_DEFAULTS, WorkerConfig, get_config, queue_pattern_problem
+
+from .dispatcher import Dispatcher
+from .supervisor import ProcessSpec
+from .worker import Worker
+
+
+def queue_list(value):
+    """argparse type for --queues: comma-separated names or patterns."""
+    names = [name.strip() for name in value.split(",")]
+    for name in names:
+        problem = queue_pattern_problem(name)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+    return tuple(names)
+
+
+def positive_int(value):
+    """argparse type for counts that must be 1 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def process_specs(*, queues=None, threads=None, processes=None, only_work=False, only_dispatch=False):
+    """The processes the supervisor should start; raise ImproperlyConfigured on a bad combination."""
+    config = get_config()
+    if only_work and only_dispatch:
+        raise ImproperlyConfigured("--only-work and --only-dispatch cannot be used together.")
+    workers = list(config.workers)
+    if queues or threads or processes:
+        # Flags describe one worker pool for this run, instead of the configured ones.
+        base = WorkerConfig(**{**WORKER_DEFAULTS, "queues": tuple(WORKER_DEFAULTS["queues"])})
+        workers = [
+            replace(
+                base,
+                queues=queues or base.queues,
+                threads=threads or base.threads,
+                processes=processes or base.processes,
+            )
+        ]
+    specs = []
+    if not only_dispatch:
+        for worker in workers:
+            specs += [ProcessSpec(Worker, {"worker_config": worker}) for _ in range(worker.processes)]
+    if not only_work:
+        specs += [ProcessSpec(Dispatcher, {"dispatcher_config": d}) for d in config.dispatchers]
+    if not specs:
+        raise ImproperlyConfigured("Nothing to run: STEADY_QUEUE configures no workers and no dispatchers.")
+    return specs

@@ -1,0 +1,55 @@
+"""The dispatcher process: makes scheduled jobs ready when they are due, and clears old ones."""
+
+import logging
+import time
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from steady_queue.models.job import clear_finished
+from steady_queue.models.scheduled_execution import dispatch_due
+
+from .process import RuntimeProcess, close_thread_connections
+
+logger = logging.getLogger("steady_queue.dispatcher")
+
+CLEAR_FINISHED_EVERY = 300.0
+
+
+class Dispatcher(RuntimeProcess):
+    kind = "dispatcher"
+
+    def __init__(self, dispatcher_config, **kwargs):
+        super().__init__(**kwargs)
+        self.batch_size = dispatcher_config.batch_size
+        self.polling_interval = dispatcher_config.polling_interval.total_seconds()
+        self._next_clearing = time.monotonic()
+
+    @property
+    def metadata(self):
+        return {"batch_size": self.batch_size, "polling_interval": self.polling_interval}
+
+    def main_loop(self):
+        while not self.stopping.is_set():
+            try:
+                moved = dispatch_due(self.batch_size)
+                self._clear_finished_jobs()
+            except DatabaseError as error:
+                logger.warning("Dispatcher %s: database error: %s", self.name, error)
+                close_thread_connections()
+                self.sleep(max(1.0, self.polling_interval))
+                continue
+            if moved:
+                logger.debug("Dispatched %d scheduled task(s)", moved)
+            if moved < self.batch_size:
+                # A full batch means more may be due: go again at once.
+                self.sleep(self.polling_interval)
+
+    def _clear_finished_jobs(self):
+        # Finished jobs are cleared by the runtime itself, not by a cron job the user must remember.
+        if not self.config.preserve_finished_jobs or time.monotonic() < self._next_clearing:
+            return
+        self._next_clearing = time.monotonic() + CLEAR_FINISHED_EVERY
+        cleared = clear_finished(timezone.now() - self.config.clear_finished_jobs_after, batch_size=self.batch_size)
+        if cleared:
+            logger.info("Cleared %d finished task(s) older than %s", cleared, self.config.clear_finished_jobs_after)

@@ -1,0 +1,224 @@
+"""The supervisor: forks the configured processes, replaces those that die, prunes dead ones."""
+
+import logging
+import os
+import select
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, connections
+
+from steady_queue.conf import get_config
+from steady_queue.exceptions import ProcessExitError
+from steady_queue.models import ClaimedExecution, Process
+from steady_queue.models.claimed_execution import fail_claims, release_claims
+from steady_queue.models.process import fail_orphaned_claims, prune, register
+
+from .process import process_name
+
+logger = logging.getLogger("steady_queue.supervisor")
+
+# How long children get beyond their own shutdown timeout before they are ended with SIGQUIT.
+SHUTDOWN_GRACE = 5.0
+
+
+@dataclass
+class ProcessSpec:
+    """What to fork: a RuntimeProcess class and the arguments to build it with."""
+
+    process_class: type
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def kind(self):
+        return self.process_class.kind
+
+
+class Supervisor:
+    kind = "supervisor"
+
+    def __init__(self, specs):
+        self.specs = specs
+        self.config = get_config()
+        self.name = process_name(self.kind)
+        self.process = None
+        self.children = {}  # pid -> ProcessSpec
+        self.signals = []
+        self.stopping = False
+        self.stop_mode = None
+
+    def run(self):
+        """Supervise until a signal says stop; return the exit status."""
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+            signal.signal(signum, self._on_signal)
+        self.process = register(self.kind, self.name, os.getpid(), socket.gethostname())
+        logger.info("Started supervisor %s (pid %s) with %d process(es)", self.name, os.getpid(), len(self.specs))
+        self._maintain()
+        for spec in self.specs:
+            self._fork(spec)
+        next_maintenance = time.monotonic() + self._maintenance_interval
+        while not self.stopping:
+            self._wait(1.0)
+            self._handle_signals()
+            if self.stopping:
+                break
+            self._reap_and_replace()
+            if time.monotonic() >= next_maintenance:
+                next_maintenance = time.monotonic() + self._maintenance_interval
+                self._heartbeat_and_maintain()
+        return self._shutdown()
+
+    @property
+    def _maintenance_interval(self):
+        return self.config.process_heartbeat_interval.total_seconds()
+
+    def _maintain(self):
+        try:
+            prune(self.config.process_alive_threshold)
+            fail_orphaned_claims()
+        except DatabaseError as error:
+            logger.warning("Supervisor %s could not prune dead processes: %s", self.name, error)
+            connections.close_all()
+
+    def _heartbeat_and_maintain(self):
+        try:
+            alive = self.process.heartbeat()
+        except DatabaseError as error:
+            logger.warning("Supervisor %s could not send its heartbeat: %s", self.name, error)
+            connections.close_all()
+            return
+        if not alive:
+            logger.warning("Supervisor %s was pruned as dead by another supervisor, stopping", self.name)
+            self.stopping, self.stop_mode = True, signal.SIGTERM
+            return
+        self._maintain()
+
+    def _fork(self, spec):
+        # Children must not share the supervisor's database connections: close them before forking.
+        connections.close_all()
+        pid = os.fork()
+        if pid == 0:
+            self._run_child(spec)
+        self.children[pid] = spec
+
+    def _run_child(self, spec):
+        """In the forked child: run the process and exit, never returning to supervisor code."""
+        status = 1
+        try:
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+                signal.signal(signum, signal.SIG_DFL)
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+            process = spec.process_class(
+                supervisor_id=self.process.pk, supervisor_pid=os.getppid(), **spec.kwargs
+            )
+            status = process.run()
+        except BaseException:
+            logger.exception("%s process crashed", spec.kind)
+        finally:
+            logging.shutdown()
+            os._exit(status)
+
+    def _on_signal(self, signum, frame):
+        self.signals.append(signum)
+        try:
+            os.write(self._wake_write, b"\0")
+        except BlockingIOError:
+            pass
+
+    def _wait(self, timeout):
+        readable, _, _ = select.select([self._wake_read], [], [], timeout)
+        if readable:
+            os.read(self._wake_read, 1024)
+
+    def _handle_signals(self):
+        while self.signals:
+            signum = self.signals.pop(0)
+            if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                logger.info("Supervisor %s received %s, stopping", self.name, signal.Signals(signum).name)
+                self.stopping, self.stop_mode = True, signum
+
+    def _reap_and_replace(self):
+        for pid, status in self._reap():
+            spec = self.children.pop(pid, None)
+            if spec is None:
+                continue
+            self._recover(pid, spec, status)
+            logger.info("Replacing %s (pid %s, %s)", spec.kind, pid, _describe(status))
+            self._fork(spec)
+
+    def _reap(self):
+        reaped = []
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            reaped.append((pid, status))
+        return reaped
+
+    def _recover(self, pid, spec, status, *, release=False):
+        """Deal with the row and claims a child left behind (none if it stopped gracefully)."""
+        try:
+            left = Process.objects.filter(supervisor_id=self.process.pk, pid=pid, hostname=socket.gethostname())
+            for row in left:
+                claims = ClaimedExecution.objects.filter(process_id=row.pk)
+                if release:
+                    release_claims(claims)
+                else:
+                    failed = fail_claims(
+                        claims, ProcessExitError, f"{spec.kind} {row.name} (pid {pid}) {_describe(status)} while running this task"
+                    )
+                    if failed:
+                        logger.error(
+                            "%s %s (pid %s) %s; %d running task(s) marked failed",
+                            spec.kind, row.name, pid, _describe(status), len(failed),
+                        )
+                row.delete()
+        except DatabaseError as error:
+            logger.warning("Supervisor %s could not clean up after pid %s: %s", self.name, pid, error)
+            connections.close_all()
+
+    def _shutdown(self):
+        immediate = self.stop_mode == signal.SIGQUIT
+        for pid in list(self.children):
+            _send(pid, signal.SIGQUIT if immediate else signal.SIGTERM)
+        if not immediate:
+            deadline = time.monotonic() + self.config.shutdown_timeout.total_seconds() + SHUTDOWN_GRACE
+            while self.children and time.monotonic() < deadline:
+                for pid, status in self._reap():
+                    self.children.pop(pid, None)
+                self._wait(0.1)
+                self.signals.clear()
+            for pid, spec in list(self.children.items()):
+                logger.warning("%s (pid %s) did not stop in time, ending it", spec.kind, pid)
+                _send(pid, signal.SIGQUIT)
+                os.waitpid(pid, 0)
+                # A graceful stop puts unfinished work back in the queue, even for a stuck child.
+                self._recover(pid, spec, 0, release=True)
+                self.children.pop(pid, None)
+            try:
+                self.process.deregister()
+            except DatabaseError as error:
+                logger.warning("Supervisor %s could not deregister: %s", self.name, error)
+        logger.info("Stopped supervisor %s", self.name)
+        return 0
+
+
+def _send(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _describe(status):
+    if os.WIFSIGNALED(status):
+        return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"

@@ -1,0 +1,75 @@
+"""The worker process: claims ready jobs for its idle threads and runs them."""
+
+import logging
+
+from django.db import DatabaseError, connections
+
+from steady_queue.models.ready_execution import claim
+
+from .execution import Execution
+from .pool import Pool
+from .process import RuntimeProcess, close_thread_connections
+
+logger = logging.getLogger("steady_queue.worker")
+
+
+class Worker(RuntimeProcess):
+    kind = "worker"
+
+    def __init__(self, worker_config, **kwargs):
+        super().__init__(**kwargs)
+        self.queues = worker_config.queues
+        self.threads = worker_config.threads
+        self.polling_interval = worker_config.polling_interval.total_seconds()
+        self.pool = None
+
+    @property
+    def metadata(self):
+        return {"queues": list(self.queues), "threads": self.threads, "polling_interval": self.polling_interval}
+
+    def main_loop(self):
+        self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up)
+        while not self.stopping.is_set():
+            idle = self.pool.idle
+            if idle == 0:
+                # Woken by the pool the moment a thread frees up.
+                self.sleep(60)
+                continue
+            try:
+                jobs = claim(self.queues, idle, self.process.pk)
+            except DatabaseError as error:
+                logger.warning("Worker %s could not claim tasks: %s", self.name, error)
+                close_thread_connections()
+                self.sleep(max(1.0, self.polling_interval))
+                continue
+            for job in jobs:
+                self.pool.submit(job)
+            if len(jobs) < idle:
+                # The queues are empty: wait for the next poll (stop() still wakes it at once).
+                self.sleep(self.polling_interval)
+
+    def shutdown(self):
+        if self.pool is None:
+            return
+        timeout = self.config.shutdown_timeout.total_seconds()
+        if not self.pool.wait_until_idle(timeout):
+            logger.warning(
+                "Worker %s: tasks still running after the %.0f s shutdown timeout go back to their queue",
+                self.name,
+                timeout,
+            )
+        self.pool.stop()
+
+    def _perform(self, job):
+        try:
+            Execution(
+                job,
+                process_id=self.process.pk,
+                worker_name=self.name,
+                preserve_finished_jobs=self.config.preserve_finished_jobs,
+            ).perform()
+        finally:
+            # A task may leave its connection broken; the next one starts on a fresh one.
+            for connection in connections.all(initialized_only=True):
+                if connection.errors_occurred and not connection.is_usable():
+                    connection.close()
