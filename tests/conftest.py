@@ -14,3 +14,20 @@ def pytest_report_header(config):
     from django.db import connection
 
     return f"steady_queue tests on {connection.vendor} ({connection.settings_dict['ENGINE']})"
+
+
+@pytest.fixture
+def start_supervisor(tmp_path):
+    """Start real ``manage.py steady_queue`` processes; all are killed when the test ends."""
+    from tests.runtime import SupervisorProcess
+
+    started = []
+
+    def start(config=None, args=()):
+        supervisor = SupervisorProcess(tmp_path, config, args)
+        started.append(supervisor)
+        return supervisor
+
+    yield start
+    for supervisor in started:
+        supervisor.kill_everything()

@@ -1,5 +1,11 @@
-"""Settings for the test suite. STEADY_QUEUE_TEST_DB picks the database: sqlite (default) or postgres."""
+"""Settings for the test suite. STEADY_QUEUE_TEST_DB picks the database: sqlite (default) or postgres.
 
+The runtime tests start real ``manage.py steady_queue`` processes with these settings and
+STEADY_QUEUE_TEST_SUBPROCESS=1, which points them at the test database, and with
+STEADY_QUEUE_TEST_CONFIG, a JSON object used as settings.STEADY_QUEUE.
+"""
+
+import json
 import os
 from pathlib import Path
 
@@ -65,6 +71,12 @@ elif ENGINE == "sqlite":
 else:
     raise RuntimeError(f"STEADY_QUEUE_TEST_DB must be 'sqlite' or 'postgres', not {ENGINE!r}")
 
+if os.environ.get("STEADY_QUEUE_TEST_SUBPROCESS"):
+    for database in DATABASES.values():
+        database["NAME"] = database["TEST"]["NAME"]
+
+STEADY_QUEUE = json.loads(os.environ.get("STEADY_QUEUE_TEST_CONFIG", "{}"))
+
 TASKS = {
     "default": {
         "BACKEND": "steady_queue.backend.SteadyQueueBackend",
@@ -80,6 +92,13 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"steady_queue": {"handlers": ["console"], "level": "WARNING"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        # The runtime tests read the processes' log lines.
+        "steady_queue": {
+            "handlers": ["console"],
+            "level": "INFO" if os.environ.get("STEADY_QUEUE_TEST_SUBPROCESS") else "WARNING",
+        }
+    },
 }

@@ -12,3 +12,13 @@ class Tag(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     label = models.CharField(max_length=100)
+
+
+class TaskRun(models.Model):
+    """One run of a test task, written by the task itself: what ran, where, and when."""
+
+    label = models.CharField(max_length=100)
+    pid = models.IntegerField()
+    thread = models.CharField(max_length=100, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)

@@ -26,3 +26,73 @@ def with_context(context, value):
 @task(backend="open", queue_name="anything-goes")
 def open_queue_task():
     return None
+
+
+def _record_start(label):
+    import os
+    import threading
+
+    from django.utils import timezone
+
+    from tests.testapp.models import TaskRun
+
+    return TaskRun.objects.create(
+        label=label, pid=os.getpid(), thread=threading.current_thread().name, started_at=timezone.now()
+    )
+
+
+@task(queue_name="default")
+def record(label, seconds=0.0):
+    """Record a run, sleep, then record its end."""
+    import time
+
+    from django.utils import timezone
+
+    run = _record_start(label)
+    time.sleep(seconds)
+    run.finished_at = timezone.now()
+    run.save(update_fields=["finished_at"])
+    return label
+
+
+@task(backend="open")
+def record_anywhere(label):
+    _record_start(label)
+    return label
+
+
+@task()
+def greet(author):
+    return f"hello {author.name}"
+
+
+@task()
+def fail(message):
+    raise ValueError(message)
+
+
+@task()
+def exit_task():
+    import sys
+
+    sys.exit(3)
+
+
+@task()
+def return_set():
+    return {1, 2}
+
+
+@task(takes_context=True)
+def report_attempt(context, fail_first=False):
+    if fail_first and context.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return {"attempt": context.attempt, "id": context.task_result.id}
+
+
+@task()
+async def async_add(a, b):
+    import asyncio
+
+    await asyncio.sleep(0.01)
+    return a + b

@@ -1,0 +1,97 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from steady_queue.models import ClaimedExecution, Job, Pause, ReadyExecution
+from steady_queue.models.process import register
+from steady_queue.models.ready_execution import claim
+from tests.testapp import tasks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def process():
+    return register("worker", "worker-test", 1, "host")
+
+
+def enqueue(label, queue="default", priority=0):
+    return int(tasks.record_anywhere.using(queue_name=queue, priority=priority).enqueue(label).id)
+
+
+def labels(jobs):
+    return [job.arguments["args"][0] for job in jobs]
+
+
+def test_claim_moves_ready_rows_to_claimed(process):
+    ids = [enqueue(f"t{i}") for i in range(3)]
+    jobs = claim(["*"], 10, process.pk)
+    assert [job.pk for job in jobs] == ids
+    assert not ReadyExecution.objects.exists()
+    assert set(ClaimedExecution.objects.values_list("job_id", "process_id")) == {(i, process.pk) for i in ids}
+
+
+def test_claim_takes_at_most_the_limit(process):
+    for i in range(5):
+        enqueue(f"t{i}")
+    assert len(claim(["*"], 2, process.pk)) == 2
+    assert ReadyExecution.objects.count() == 3
+    assert len(claim(["*"], 10, process.pk)) == 3
+    assert claim(["*"], 10, process.pk) == []
+
+
+def test_higher_priority_first_then_oldest(process):
+    enqueue("low", priority=-10)
+    enqueue("old-normal")
+    enqueue("urgent", priority=100)
+    enqueue("new-normal")
+    enqueue("high", priority=5)
+    assert labels(claim(["*"], 10, process.pk)) == ["urgent", "high", "old-normal", "new-normal", "low"]
+
+
+def test_queue_order_comes_before_priority(process):
+    enqueue("report", queue="reports", priority=100)
+    enqueue("mail", queue="email", priority=-100)
+    enqueue("other", queue="low", priority=50)
+    assert labels(claim(["email", "reports", "*"], 10, process.pk)) == ["mail", "report", "other"]
+
+
+def test_only_the_listed_queues_are_served(process):
+    enqueue("mail", queue="email")
+    enqueue("report", queue="reports")
+    assert labels(claim(["email"], 10, process.pk)) == ["mail"]
+    assert list(ReadyExecution.objects.values_list("queue_name", flat=True)) == ["reports"]
+
+
+def test_prefix_wildcards_match_queue_name_prefixes(process):
+    enqueue("a", queue="mail-digest")
+    enqueue("b", queue="mailers", priority=5)
+    enqueue("c", queue="email")
+    enqueue("d", queue="default")
+    assert labels(claim(["mail*"], 10, process.pk)) == ["b", "a"]
+    assert labels(claim(["e*", "*"], 10, process.pk)) == ["c", "d"]
+
+
+def test_paused_queues_are_skipped_by_every_pattern(process):
+    enqueue("mail", queue="email")
+    enqueue("report", queue="reports")
+    Pause.objects.create(queue_name="email")
+    assert labels(claim(["email"], 10, process.pk)) == []
+    assert labels(claim(["e*"], 10, process.pk)) == []
+    assert labels(claim(["*"], 10, process.pk)) == ["report"]
+    Pause.objects.all().delete()
+    assert labels(claim(["*"], 10, process.pk)) == ["mail"]
+
+
+def test_a_queue_listed_twice_is_not_claimed_twice(process):
+    enqueue("one", queue="email")
+    enqueue("two", queue="email")
+    jobs = claim(["email", "*"], 10, process.pk)
+    assert labels(jobs) == ["one", "two"]
+
+
+def test_scheduled_jobs_are_not_claimed(process):
+    tasks.record_anywhere.using(run_after=timezone.now() + timedelta(hours=1)).enqueue("later")
+    assert claim(["*"], 10, process.pk) == []
+    assert Job.objects.count() == 1

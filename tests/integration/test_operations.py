@@ -1,0 +1,176 @@
+"""What operators do from Python and the command line: retry, discard, pause, and the upkeep passes."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.tasks import TaskResultStatus, default_task_backend
+from django.utils import timezone
+
+from steady_queue.exceptions import ProcessPrunedError
+from steady_queue.models import (
+    ClaimedExecution,
+    FailedExecution,
+    Job,
+    Pause,
+    Process,
+    ReadyExecution,
+    ScheduledExecution,
+)
+from steady_queue.models.failed_execution import discard, retry
+from steady_queue.models.job import clear_finished
+from steady_queue.models.process import fail_orphaned_claims, prune, register
+from steady_queue.models.ready_execution import claim
+from steady_queue.models.scheduled_execution import dispatch_due
+from steady_queue.queues import pause, paused_queues, resume
+from steady_queue.worker.execution import Execution
+from tests.testapp import tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def run_all(name="worker-test"):
+    process = Process.objects.filter(name=name).first() or register("worker", name, 1, "host")
+    for job in claim(["*"], 100, process.pk):
+        Execution(job, process_id=process.pk, worker_name=name, preserve_finished_jobs=True).perform()
+
+
+def status(result):
+    return default_task_backend.get_result(result.id).status
+
+
+def test_retry_puts_a_failed_job_back_with_the_same_id_and_its_history():
+    enqueued = tasks.report_attempt.enqueue(fail_first=True)
+    run_all("worker-a")
+    assert status(enqueued) == TaskResultStatus.FAILED
+
+    assert retry([enqueued.id]) == 1
+    assert status(enqueued) == TaskResultStatus.READY
+    assert not FailedExecution.objects.exists()
+    run_all("worker-b")
+
+    result = default_task_backend.get_result(enqueued.id)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == {"attempt": 2, "id": enqueued.id}
+    assert result.worker_ids == ["worker-a", "worker-b"]
+    assert [e.exception_class for e in result.errors] == [RuntimeError]
+    assert result.started_at < result.last_attempted_at
+
+
+def test_retry_and_discard_work_in_batches_over_every_failed_job():
+    failed = [tasks.fail.enqueue(str(i)) for i in range(7)]
+    ok = tasks.add.enqueue(1, 1)
+    run_all()
+    assert retry(batch_size=3) == 7
+    assert ReadyExecution.objects.count() == 7
+    run_all()
+    assert discard(batch_size=2) == 7
+    assert not Job.objects.filter(pk__in=[r.id for r in failed]).exists()
+    assert status(ok) == TaskResultStatus.SUCCESSFUL
+
+
+def test_retry_and_discard_ignore_jobs_that_did_not_fail():
+    ok = tasks.add.enqueue(1, 1)
+    waiting = tasks.add.enqueue(2, 2)
+    run_all()
+    tasks.add.enqueue(3, 3)
+    assert retry([ok.id, waiting.id]) == 0
+    assert discard([ok.id]) == 0
+    assert Job.objects.count() == 3
+
+
+def test_pause_and_resume_from_python():
+    tasks.send_email.enqueue("a@example.com")
+    process = register("worker", "w", 1, "host")
+    assert pause("email") is True
+    assert pause("email") is False
+    assert paused_queues() == ["email"]
+    assert claim(["*"], 10, process.pk) == []
+    assert resume("email") is True
+    assert len(claim(["*"], 10, process.pk)) == 1
+    with pytest.raises(ValueError, match="not a pattern"):
+        pause("mail*")
+
+
+def test_pause_and_resume_from_the_command_line(capsys):
+    call_command("steady_queue_pause", "email", "reports")
+    assert set(Pause.objects.values_list("queue_name", flat=True)) == {"email", "reports"}
+    call_command("steady_queue_pause")
+    assert capsys.readouterr().out.splitlines()[-2:] == ["email", "reports"]
+    call_command("steady_queue_pause", "email", "--resume")
+    assert list(Pause.objects.values_list("queue_name", flat=True)) == ["reports"]
+    with pytest.raises(CommandError, match="may only have"):
+        call_command("steady_queue_pause", "*x")
+
+
+def test_dispatch_moves_due_jobs_in_batches():
+    past = timezone.now() - timedelta(seconds=1)
+    for i in range(5):
+        tasks.add.using(run_after=timezone.now() + timedelta(milliseconds=1), priority=i).enqueue(i, i)
+    tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(9, 9)
+    ScheduledExecution.objects.exclude(scheduled_at__gt=timezone.now() + timedelta(minutes=1)).update(
+        scheduled_at=past
+    )
+    assert dispatch_due(2) == 2
+    assert dispatch_due(2) == 2
+    assert dispatch_due(2) == 1
+    assert dispatch_due(2) == 0
+    assert ReadyExecution.objects.count() == 5
+    assert list(ReadyExecution.objects.order_by("-priority").values_list("priority", flat=True)) == [4, 3, 2, 1, 0]
+    assert ScheduledExecution.objects.count() == 1
+
+
+def test_pruning_fails_the_claims_of_silent_processes():
+    enqueued = tasks.add.enqueue(1, 1)
+    silent = register("worker", "worker-silent", 99, "lost-host")
+    alive = register("worker", "worker-alive", 98, "host")
+    claim(["*"], 1, silent.pk)
+    Process.objects.filter(pk=silent.pk).update(last_heartbeat_at=timezone.now() - timedelta(minutes=10))
+
+    assert prune(timedelta(minutes=5)) == ["worker-silent"]
+    assert list(Process.objects.values_list("name", flat=True)) == [alive.name]
+    result = default_task_backend.get_result(enqueued.id)
+    assert result.status == TaskResultStatus.FAILED
+    assert result.errors[0].exception_class is ProcessPrunedError
+    assert "worker-silent (pid 99 on lost-host) sent no heartbeat" in result.errors[0].traceback
+    assert result.worker_ids == ["worker-silent"]
+
+
+def test_a_pruned_process_learns_it_from_its_heartbeat():
+    process = register("worker", "worker-x", 1, "host")
+    assert process.heartbeat() is True
+    Process.objects.filter(pk=process.pk).update(last_heartbeat_at=timezone.now() - timedelta(hours=1))
+    prune(timedelta(minutes=5))
+    assert process.heartbeat() is False
+
+
+def test_claims_without_a_process_are_failed():
+    enqueued = tasks.add.enqueue(1, 1)
+    process = register("worker", "worker-gone", 1, "host")
+    claim(["*"], 1, process.pk)
+    Process.objects.filter(pk=process.pk).delete()
+    assert ClaimedExecution.objects.get().process_id is None
+    assert fail_orphaned_claims() == [int(enqueued.id)]
+    assert status(enqueued) == TaskResultStatus.FAILED
+
+
+def test_deregistering_puts_claims_back_in_their_queue():
+    enqueued = tasks.send_email.enqueue("a@example.com")
+    process = register("worker", "worker-stopping", 1, "host")
+    claim(["*"], 1, process.pk)
+    assert process.deregister() == 1
+    assert not Process.objects.exists()
+    ready = ReadyExecution.objects.get()
+    assert (ready.job_id, ready.queue_name, ready.priority) == (int(enqueued.id), "email", 10)
+
+
+def test_clear_finished_deletes_old_successes_only():
+    old_ok = tasks.add.enqueue(1, 1)
+    new_ok = tasks.add.enqueue(2, 2)
+    old_failed = tasks.fail.enqueue("x")
+    waiting = tasks.add.using(run_after=timezone.now() + timedelta(days=9)).enqueue(3, 3)
+    run_all()
+    Job.objects.filter(pk__in=[old_ok.id, old_failed.id]).update(finished_at=timezone.now() - timedelta(days=2))
+    assert clear_finished(timezone.now() - timedelta(days=1), batch_size=1) == 1
+    assert set(Job.objects.values_list("pk", flat=True)) == {int(r.id) for r in (new_ok, old_failed, waiting)}

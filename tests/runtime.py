@@ -1,0 +1,84 @@
+"""Helpers for tests that run the real ``manage.py steady_queue`` as a subprocess."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connections
+
+MANAGE = Path(__file__).resolve().parent / "manage.py"
+
+# Fast enough for tests: heartbeats every second, dead after three silent seconds.
+FAST = {
+    "process_heartbeat_interval": 1,
+    "process_alive_threshold": 3,
+    "shutdown_timeout": 2,
+    "workers": [{"queues": ["*"], "threads": 3, "polling_interval": 0.05}],
+    "dispatchers": [{"polling_interval": 0.1, "batch_size": 100}],
+}
+
+
+def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+        # Each poll must see what other processes committed since.
+        connections.close_all()
+
+
+class SupervisorProcess:
+    """A running ``manage.py steady_queue``; its output is collected in a file."""
+
+    def __init__(self, tmp_path, config=None, args=()):
+        env = {
+            **os.environ,
+            "STEADY_QUEUE_TEST_SUBPROCESS": "1",
+            "STEADY_QUEUE_TEST_CONFIG": json.dumps({**FAST, **(config or {})}),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log_path = Path(tmp_path) / f"supervisor-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("w")
+        self.popen = subprocess.Popen(
+            [sys.executable, str(MANAGE), "steady_queue", "-v", "2", *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    @property
+    def output(self):
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def send(self, signum):
+        self.popen.send_signal(signum)
+
+    def wait(self, timeout=30):
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"supervisor did not exit within {timeout} s:\n{self.output}") from None
+
+    def kill_everything(self):
+        """Leave nothing running after a test, whatever happened."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+        self._log.close()
