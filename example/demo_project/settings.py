@@ -64,5 +64,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"steady_queue": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "steady_queue": {"handlers": ["console"], "level": "INFO"},
+        # Django logs every task start and finish at INFO; the demo prints its own progress.
+        "django.tasks": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }

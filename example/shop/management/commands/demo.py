@@ -1,6 +1,11 @@
-"""``manage.py demo``: enqueue a few shop tasks and show what becomes of them."""
+"""``manage.py demo``: enqueue a few shop tasks, run them with ``manage.py steady_queue``, show progress."""
 
 import datetime
+import importlib.util
+import signal
+import subprocess
+import sys
+import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -12,15 +17,49 @@ from shop.tasks import add, build_sales_report, refuse_refund, send_welcome_emai
 
 
 class Command(BaseCommand):
-    help = "Migrate the demo database, enqueue a few tasks and show their status."
+    help = (
+        "Migrate the demo database, enqueue a few tasks, then run 'manage.py steady_queue' until they "
+        "have all finished, showing their status as it changes."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--timeout", type=float, default=30, help="Give up after this many seconds.")
+
+    def handle(self, *args, timeout, **options):
         call_command("migrate", verbosity=0)
         self.stdout.write(self.style.MIGRATE_HEADING("Enqueueing tasks"))
         results = self.enqueue()
         for label, result in results:
             self.stdout.write(f"  #{result.id:<5} {label}")
         self.stdout.write(self.style.MIGRATE_HEADING("Status"))
+        self.show(results)
+        if importlib.util.find_spec("steady_queue.worker") is None:
+            self.stdout.write("Install steady-queue-worker to run them: pip install steady-queue-worker")
+            return
+        self.run_worker(results, timeout)
+
+    def run_worker(self, results, timeout):
+        self.stdout.write(self.style.MIGRATE_HEADING("Running python manage.py steady_queue"))
+        supervisor = subprocess.Popen([sys.executable, sys.argv[0], "steady_queue"])
+        try:
+            deadline = time.monotonic() + timeout
+            seen = {}
+            while time.monotonic() < deadline:
+                time.sleep(0.25)
+                current = {r.id: default_task_backend.get_result(r.id).status for _, r in results}
+                if current != seen:
+                    seen = current
+                    counts = {s: list(current.values()).count(s) for s in ("READY", "RUNNING", "SUCCESSFUL", "FAILED")}
+                    self.stdout.write(
+                        self.style.SUCCESS("  progress: ")
+                        + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+                    )
+                if all(status in ("SUCCESSFUL", "FAILED") for status in current.values()):
+                    break
+        finally:
+            supervisor.send_signal(signal.SIGTERM)
+            supervisor.wait(timeout=30)
+        self.stdout.write(self.style.MIGRATE_HEADING("Final status"))
         self.show(results)
 
     def enqueue(self):
