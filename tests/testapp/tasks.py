@@ -96,3 +96,43 @@ async def async_add(a, b):
 
     await asyncio.sleep(0.01)
     return a + b
+
+
+from steady_queue.concurrency import limits_concurrency  # noqa: E402
+
+
+@limits_concurrency(key=lambda key, label, seconds=0.0: key, to=1)
+@task()
+def one_at_a_time(key, label, seconds=0.0):
+    return record.func(f"{key}:{label}", seconds)
+
+
+@limits_concurrency(key=lambda key, label, seconds=0.0: key, to=2)
+@task()
+def two_at_a_time(key, label, seconds=0.0):
+    return record.func(f"{key}:{label}", seconds)
+
+
+@limits_concurrency(key="everyone", group="shared-printer")
+@task()
+def print_invoice(label):
+    return record.func(f"printer:{label}")
+
+
+@limits_concurrency(key="everyone", group="shared-printer")
+@task()
+def print_label(label):
+    return record.func(f"printer:{label}")
+
+
+@limits_concurrency(key=lambda author: author, to=1, duration=60)
+@task()
+def per_author(author):
+    return author.name
+
+
+@limits_concurrency(key=lambda key, label, seconds=0.0: key, to=1)
+@task()
+def one_at_a_time_failing(key, label, seconds=0.0):
+    record.func(f"{key}:{label}", seconds)
+    raise RuntimeError("failing on purpose")

@@ -41,23 +41,27 @@ class SteadyQueueBackend(BaseTaskBackend):
         run_delay = getattr(task, "run_delay", None)
         if run_delay is not None:
             scheduled_at = now + run_delay
-        # Every argument is encoded before the first row is written: bad input writes nothing.
-        encoded = []
+        limit = getattr(task, "concurrency", None)
+        duration = limit.effective_duration() if limit else None
+        # Every argument and key is worked out before the first row is written: bad input writes nothing.
+        jobs = []
         for call in calls:
             call = Call.coerce(call)
-            encoded.append(arguments.serialize(call.args, call.kwargs))
-        jobs = [
-            Job(
-                task_path=task.module_path,
-                queue_name=task.queue_name,
-                priority=task.priority,
-                backend=self.alias,
-                arguments={"args": args, "kwargs": kwargs},
-                scheduled_at=scheduled_at,
-                created_at=now,
+            args, kwargs = arguments.serialize(call.args, call.kwargs)
+            jobs.append(
+                Job(
+                    task_path=task.module_path,
+                    queue_name=task.queue_name,
+                    priority=task.priority,
+                    backend=self.alias,
+                    arguments={"args": args, "kwargs": kwargs},
+                    scheduled_at=scheduled_at,
+                    created_at=now,
+                    concurrency_key=limit.key_for(task, call.args, call.kwargs) if limit else None,
+                    concurrency_limit=limit.to if limit else None,
+                    concurrency_duration=duration,
+                )
             )
-            for args, kwargs in encoded
-        ]
         if not jobs:
             return []
         insert_jobs(jobs, now)

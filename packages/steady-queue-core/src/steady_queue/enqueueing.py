@@ -2,21 +2,23 @@
 
 from django.db import router, transaction
 
-from steady_queue.models import Job, ReadyExecution, ScheduledExecution
+from steady_queue.models import Job, ScheduledExecution
+from steady_queue.models.dispatch import dispatch
 
 
 def insert_jobs(jobs, now):
     """Insert jobs (unsaved, sharing one queue database) and the ready or scheduled row of each.
 
     One transaction, or part of the caller's: rolling the caller back removes the jobs too. Three
-    statements whatever the number of jobs (the database may split very large batches).
+    statements whatever the number of jobs (the database may split very large batches), plus two
+    or three per distinct concurrency key.
     """
     using = router.db_for_write(Job)
     # No savepoint: the inserts either all succeed or the caller's transaction is doomed anyway,
     # and a savepoint would cost two more round trips on every enqueue.
     with transaction.atomic(using=using, savepoint=False):
         Job.objects.using(using).bulk_create(jobs)
-        ready, scheduled = [], []
+        due, scheduled = [], []
         for job in jobs:
             if job.scheduled_at is not None and job.scheduled_at > now:
                 scheduled.append(
@@ -29,11 +31,8 @@ def insert_jobs(jobs, now):
                     )
                 )
             else:
-                ready.append(
-                    ReadyExecution(job_id=job.pk, queue_name=job.queue_name, priority=job.priority, created_at=now)
-                )
-        if ready:
-            ReadyExecution.objects.using(using).bulk_create(ready)
+                due.append(job)
+        dispatch(due, now)
         if scheduled:
             ScheduledExecution.objects.using(using).bulk_create(scheduled)
     return jobs

@@ -40,6 +40,8 @@ class SteadyQueueTask(Task):
     """
 
     run_delay: timedelta | None = None
+    # Set by @limits_concurrency (a steady_queue.concurrency.ConcurrencyLimit).
+    concurrency: object = None
 
     def using(self, *, priority=None, queue_name=None, run_after=None, backend=None):
         changes = {

@@ -45,6 +45,7 @@ def finish(job, process_id, worker_name, started_at, return_value, *, preserve):
     with write_transaction():
         if not _release_claim(job.pk, process_id):
             return False
+        _release_slot(job, now)
         if preserve:
             Job.objects.filter(pk=job.pk).update(
                 return_value=return_value, **_attempt_fields(job, worker_name, started_at, now)
@@ -65,7 +66,15 @@ def fail(job, process_id, worker_name, started_at, error):
             errors=[*job.errors, error], **_attempt_fields(job, worker_name, started_at, now)
         )
         FailedExecution.objects.create(job_id=job.pk, created_at=now)
+        _release_slot(job, now)
     return True
+
+
+def _release_slot(job, now):
+    if job.concurrency_key:
+        from .dispatch import release_slot
+
+        release_slot(job, now)
 
 
 def _release_claim(job_id, process_id):
@@ -91,8 +100,13 @@ def release_claims(claims):
 
 
 @retry_on_lock
-def fail_claims(claims, error_class, message):
-    """Mark claimed jobs failed because their process was lost. Returns the job ids."""
+def fail_claims(claims, error_class, message, *, release_slots):
+    """Mark claimed jobs failed because their process was lost. Returns the job ids.
+
+    ``release_slots`` says whether the process is known to be gone. A process that was only
+    declared dead (no heartbeat) may still be running the job, so its concurrency slots are left to
+    expire rather than handed to the next job: a limit is never exceeded because of a prune.
+    """
     now = timezone.now()
     path = f"{error_class.__module__}.{error_class.__qualname__}"
     error = {"exception_class_path": path, "message": message, "traceback": f"{path}: {message}\n"}
@@ -104,6 +118,8 @@ def fail_claims(claims, error_class, message):
             Job.objects.filter(pk=job.pk).update(
                 errors=[*job.errors, error], **_attempt_fields(job, worker, claim.created_at, now)
             )
+            if release_slots:
+                _release_slot(job, now)
         FailedExecution.objects.bulk_create([FailedExecution(job_id=c.job_id, created_at=now) for c in rows])
         ClaimedExecution.objects.filter(job_id__in=[c.job_id for c in rows]).delete()
     return [c.job_id for c in rows]

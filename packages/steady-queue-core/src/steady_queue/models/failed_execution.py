@@ -27,19 +27,17 @@ def retry(job_ids=None, *, batch_size=500):
     Earlier attempts stay in the job's history (``TaskResult.attempts`` and ``errors``).
     Returns the number of jobs retried.
     """
-    from .ready_execution import ReadyExecution
+    from .dispatch import JOB_FIELDS, dispatch
 
     @retry_on_lock
     def batch(after):
         now = timezone.now()
         with write_transaction():
             ids = list(lock(_failed(job_ids).filter(job_id__gt=after)).values_list("job_id", flat=True)[:batch_size])
-            jobs = Job.objects.filter(pk__in=ids).only("queue_name", "priority")
-            ReadyExecution.objects.bulk_create(
-                [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in jobs]
-            )
-            Job.objects.filter(pk__in=ids).update(finished_at=None)
             FailedExecution.objects.filter(job_id__in=ids).delete()
+            Job.objects.filter(pk__in=ids).update(finished_at=None)
+            # A retried job queues for its concurrency slot again, like a new one.
+            dispatch(list(Job.objects.filter(pk__in=ids).only(*JOB_FIELDS)), now)
         return ids
 
     return _in_batches(batch)

@@ -15,7 +15,10 @@ class Job(models.Model):
     backend = models.CharField(max_length=100, default="default")
     arguments = models.JSONField(default=dict)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # From @limits_concurrency, fixed at enqueue so every later step needs no import of the task.
     concurrency_key = models.CharField(max_length=255, null=True, blank=True)
+    concurrency_limit = models.PositiveSmallIntegerField(null=True, blank=True)
+    concurrency_duration = models.DurationField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # A history of attempts, for TaskResult: filled by the worker when an attempt ends.
     started_at = models.DateTimeField(null=True, blank=True)

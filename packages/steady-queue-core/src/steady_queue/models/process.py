@@ -74,6 +74,7 @@ def prune(alive_threshold, *, exclude_pid=None):
                     ProcessPrunedError,
                     f"{process.kind} {process.name} (pid {process.pid} on {process.hostname}) sent no heartbeat "
                     f"for {silent:.0f} s and was declared dead while running this task",
+                    release_slots=False,
                 )
                 logger.warning(
                     "Pruned %s %s (pid %s on %s), silent for %.0f s; %d running task(s) marked failed",
@@ -90,7 +91,10 @@ def fail_orphaned_claims():
     with write_transaction():
         orphans = ClaimedExecution.objects.filter(process__isnull=True)
         failed = fail_claims(
-            lock(orphans), ProcessMissingError, "the process that claimed this task no longer exists"
+            lock(orphans),
+            ProcessMissingError,
+            "the process that claimed this task no longer exists",
+            release_slots=False,
         )
     if failed:
         logger.warning("Marked %d task(s) failed whose process no longer exists", len(failed))

@@ -3,8 +3,9 @@ from django.utils import timezone
 
 from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 
+from .dispatch import JOB_FIELDS, dispatch
 from .execution import QueuedExecution
-from .ready_execution import ReadyExecution
+from .job import Job
 
 
 class ScheduledExecution(QueuedExecution):
@@ -27,12 +28,9 @@ def dispatch_due(batch_size):
         due = skip_locked(
             ScheduledExecution.objects.filter(scheduled_at__lte=now).order_by("scheduled_at", "-priority", "job_id")
         )
-        rows = list(due.values_list("job_id", "queue_name", "priority")[:batch_size])
-        if not rows:
+        job_ids = list(due.values_list("job_id", flat=True)[:batch_size])
+        if not job_ids:
             return 0
-        ReadyExecution.objects.bulk_create(
-            [ReadyExecution(job_id=job_id, queue_name=queue, priority=priority, created_at=now)
-             for job_id, queue, priority in rows]
-        )
-        ScheduledExecution.objects.filter(job_id__in=[row[0] for row in rows]).delete()
-    return len(rows)
+        ScheduledExecution.objects.filter(job_id__in=job_ids).delete()
+        dispatch(list(Job.objects.filter(pk__in=job_ids).only(*JOB_FIELDS)), now)
+    return len(job_ids)

@@ -1,9 +1,18 @@
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
+
+from steady_queue.db import lock
 
 
 class Semaphore(models.Model):
-    """The free slots of one concurrency key: ``value`` counts how many more jobs may start."""
+    """The free slots of one concurrency key: ``value`` counts how many more jobs may start.
+
+    Every change happens with the row locked, inside the transaction that moves the job, so the
+    count and the jobs holding slots never drift apart. ``expires_at`` is pushed back by each change;
+    a semaphore left untouched past it is deleted by the dispatcher's maintenance (all slots free).
+    """
 
     key = models.CharField(max_length=255, unique=True)
     value = models.IntegerField(default=1)
@@ -16,3 +25,33 @@ class Semaphore(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.value} free)"
+
+
+def acquire(key, limit, duration, count, now):
+    """Take up to ``count`` slots of ``key``; return how many were taken. Call inside a transaction."""
+    row = lock(Semaphore.objects.filter(key=key)).first()
+    if row is None:
+        Semaphore.objects.bulk_create(
+            [Semaphore(key=key, value=limit, expires_at=now + duration, created_at=now, updated_at=now)],
+            ignore_conflicts=True,
+        )
+        row = lock(Semaphore.objects.filter(key=key)).first()
+    taken = min(max(row.value, 0), count)
+    if taken:
+        Semaphore.objects.filter(pk=row.pk).update(value=F("value") - taken, expires_at=now + duration, updated_at=now)
+    return taken
+
+
+def give_back(key, limit, duration, now):
+    """Give a slot back (never above ``limit``). Call inside a transaction."""
+    Semaphore.objects.filter(key=key).update(
+        value=Least(F("value") + 1, limit), expires_at=now + duration, updated_at=now
+    )
+
+
+def delete_expired(now, batch_size):
+    """Delete semaphores untouched past their expiry: their slots are all free again."""
+    expired = list(Semaphore.objects.filter(expires_at__lt=now).values_list("pk", flat=True)[:batch_size])
+    if expired:
+        Semaphore.objects.filter(pk__in=expired, expires_at__lt=now).delete()
+    return len(expired)

@@ -6,6 +6,7 @@ import time
 from django.db import DatabaseError
 from django.utils import timezone
 
+from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.job import clear_finished
 from steady_queue.models.scheduled_execution import dispatch_due
 
@@ -23,16 +24,23 @@ class Dispatcher(RuntimeProcess):
         super().__init__(**kwargs)
         self.batch_size = dispatcher_config.batch_size
         self.polling_interval = dispatcher_config.polling_interval.total_seconds()
-        self._next_clearing = time.monotonic()
+        self.concurrency_maintenance = dispatcher_config.concurrency_maintenance
+        self.maintenance_interval = dispatcher_config.concurrency_maintenance_interval.total_seconds()
+        self._next_clearing = self._next_maintenance = time.monotonic()
 
     @property
     def metadata(self):
-        return {"batch_size": self.batch_size, "polling_interval": self.polling_interval}
+        return {
+            "batch_size": self.batch_size,
+            "polling_interval": self.polling_interval,
+            "concurrency_maintenance_interval": self.maintenance_interval if self.concurrency_maintenance else None,
+        }
 
     def main_loop(self):
         while not self.stopping.is_set():
             try:
                 moved = dispatch_due(self.batch_size)
+                self._maintain_concurrency()
                 self._clear_finished_jobs()
             except DatabaseError as error:
                 logger.warning("Dispatcher %s: database error: %s", self.name, error)
@@ -44,6 +52,14 @@ class Dispatcher(RuntimeProcess):
             if moved < self.batch_size:
                 # A full batch means more may be due: go again at once.
                 self.sleep(self.polling_interval)
+
+    def _maintain_concurrency(self):
+        if not self.concurrency_maintenance or time.monotonic() < self._next_maintenance:
+            return
+        self._next_maintenance = time.monotonic() + self.maintenance_interval
+        expired, released = maintain_concurrency(self.batch_size)
+        if expired or released:
+            logger.info("Concurrency maintenance: %d expired key(s) reset, %d blocked task(s) released", expired, released)
 
     def _clear_finished_jobs(self):
         # Finished jobs are cleared by the runtime itself, not by a cron job the user must remember.

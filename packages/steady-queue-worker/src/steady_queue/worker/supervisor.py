@@ -172,8 +172,12 @@ class Supervisor:
                 if release:
                     release_claims(claims)
                 else:
+                    # The child was reaped: it is certainly gone, so its concurrency slots can be reused.
                     failed = fail_claims(
-                        claims, ProcessExitError, f"{spec.kind} {row.name} (pid {pid}) {_describe(status)} while running this task"
+                        claims,
+                        ProcessExitError,
+                        f"{spec.kind} {row.name} (pid {pid}) {_describe(status)} while running this task",
+                        release_slots=True,
                     )
                     if failed:
                         logger.error(

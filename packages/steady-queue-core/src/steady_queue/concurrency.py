@@ -1,0 +1,104 @@
+"""``@limits_concurrency``: at most ``to`` tasks with the same key run at once.
+
+The decorator only records the limit on the task. Enqueueing computes each call's key; a job whose
+key has no free slot waits as a blocked execution and is released, highest priority first, in the
+same transaction that records the outcome of the task that held the slot.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from django.db import models
+from django.tasks import Task
+
+KEY_MAX_LENGTH = 255
+
+
+class ConcurrencyKeyError(ValueError):
+    """A concurrency key could not be computed for a call; raised at enqueue, nothing is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyLimit:
+    key: object  # a string, or a callable taking the task's arguments
+    to: int = 1
+    duration: timedelta | None = None  # None: settings' default_concurrency_control_period
+    group: str | None = None  # None: the task's module path
+
+    def key_for(self, task, args, kwargs):
+        """The full semaphore key of one call: '<group>/<key>'."""
+        if callable(self.key):
+            try:
+                value = self.key(*args, **kwargs)
+            except Exception as error:
+                raise ConcurrencyKeyError(
+                    f"The concurrency key function of {task.module_path} raised {type(error).__name__}: {error}"
+                ) from error
+        else:
+            value = self.key
+        if isinstance(value, models.Model):
+            if value.pk is None:
+                raise ConcurrencyKeyError(
+                    f"The concurrency key of {task.module_path} is an unsaved {value._meta.label} instance."
+                )
+            value = f"{value._meta.label_lower}/{value.pk}"
+        if not isinstance(value, str) or not value:
+            raise ConcurrencyKeyError(
+                f"The concurrency key of {task.module_path} must be a non-empty string or a saved model "
+                f"instance, not {value!r}."
+            )
+        key = f"{self.group or task.module_path}/{value}"
+        if len(key) > KEY_MAX_LENGTH:
+            raise ConcurrencyKeyError(
+                f"The concurrency key of {task.module_path} is {len(key)} characters long; the limit is "
+                f"{KEY_MAX_LENGTH}: {key[:60]}..."
+            )
+        return key
+
+    def effective_duration(self):
+        if self.duration is not None:
+            return self.duration
+        from steady_queue.conf import get_config
+
+        return get_config().default_concurrency_control_period
+
+
+def limits_concurrency(key, to=1, duration=None, group=None):
+    """Limit how many tasks with the same ``key`` run at the same time. Apply it outside ``@task()``.
+
+    ``key`` is a string, or a callable that takes the task's arguments and returns a string or a
+    saved model instance. At most ``to`` tasks with the same group and key run at once; the others
+    wait, blocked, and start highest priority first as slots free up. ``duration`` (a timedelta or
+    seconds; default ``steady_queue.default_concurrency_control_period``) is how long a slot is
+    guaranteed: the dispatcher may reclaim slots of a key left untouched for longer. ``group`` (default:
+    the task's module path) lets different tasks share one limit.
+    """
+    if not (callable(key) or (isinstance(key, str) and key)):
+        raise TypeError(f"@limits_concurrency key must be a non-empty string or a callable, not {key!r}.")
+    if isinstance(to, bool) or not isinstance(to, int) or to < 1:
+        raise TypeError(f"@limits_concurrency to must be a whole number of at least 1, not {to!r}.")
+    if duration is not None:
+        if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+            duration = timedelta(seconds=duration)
+        if not isinstance(duration, timedelta) or duration <= timedelta(0):
+            raise TypeError(f"@limits_concurrency duration must be a positive timedelta or seconds, not {duration!r}.")
+    if group is not None and not (isinstance(group, str) and group):
+        raise TypeError(f"@limits_concurrency group must be a non-empty string, not {group!r}.")
+    limit = ConcurrencyLimit(key=key, to=to, duration=duration, group=group)
+
+    def decorator(task):
+        if not isinstance(task, Task):
+            raise TypeError(
+                f"@limits_concurrency must be applied outside @task(), to the task it returns; "
+                f"got {task!r}. Write @limits_concurrency(...) above @task()."
+            )
+        if not hasattr(task, "concurrency"):
+            raise TypeError(
+                f"@limits_concurrency needs a task of SteadyQueueBackend; {task.module_path} uses "
+                f"backend {task.backend!r}."
+            )
+        if task.concurrency is not None:
+            raise TypeError(f"{task.module_path} already has a concurrency limit.")
+        return replace(task, concurrency=limit)
+
+    return decorator

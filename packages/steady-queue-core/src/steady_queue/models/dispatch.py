@@ -1,0 +1,98 @@
+"""Making jobs ready: straight to their queue, or blocked while their concurrency key is full.
+
+Every path that makes a job runnable goes through here (enqueue, the dispatcher, retry, and the
+release of blocked jobs), so concurrency limits hold whichever way a job arrives.
+"""
+
+from itertools import groupby
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from steady_queue.db import retry_on_lock, skip_locked, write_transaction
+
+from .blocked_execution import BlockedExecution
+from .job import Job
+from .ready_execution import ReadyExecution
+from .semaphore import Semaphore, acquire, delete_expired, give_back
+
+
+def dispatch(jobs, now):
+    """Insert a ready or blocked row for each job (Job instances with their queue fields). In a transaction."""
+    ready = [job for job in jobs if not job.concurrency_key]
+    blocked = []
+    limited = sorted((job for job in jobs if job.concurrency_key), key=lambda job: job.concurrency_key)
+    for key, group in groupby(limited, key=lambda job: job.concurrency_key):
+        # Highest priority first within one key, then oldest, as they would be claimed.
+        group = sorted(group, key=lambda job: (-job.priority, job.pk))
+        taken = acquire(key, group[0].concurrency_limit, group[0].concurrency_duration, len(group), now)
+        ready += group[:taken]
+        blocked += group[taken:]
+    if ready:
+        ReadyExecution.objects.bulk_create(
+            [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in ready]
+        )
+    if blocked:
+        BlockedExecution.objects.bulk_create(
+            [
+                BlockedExecution(
+                    job_id=j.pk,
+                    queue_name=j.queue_name,
+                    priority=j.priority,
+                    concurrency_key=j.concurrency_key,
+                    expires_at=now + j.concurrency_duration,
+                    created_at=now,
+                )
+                for j in blocked
+            ]
+        )
+    return len(ready), len(blocked)
+
+
+def release_slot(job, now):
+    """The job no longer holds its slot: hand it to the next blocked job of the key, or give it back.
+
+    Called in the transaction that records the job's outcome, so a slot is released exactly once.
+    """
+    give_back(job.concurrency_key, job.concurrency_limit, job.concurrency_duration, now)
+    unblock(job.concurrency_key, now)
+
+
+def unblock(key, now, limit=None):
+    """Move blocked jobs of ``key`` to ready while the key has free slots. In a transaction."""
+    waiting = skip_locked(BlockedExecution.objects.filter(concurrency_key=key).order_by("-priority", "job_id"))
+    candidates = list(waiting.values_list("job_id", flat=True)[: limit or 1])
+    if not candidates:
+        return 0
+    jobs = sorted(Job.objects.filter(pk__in=candidates), key=lambda job: candidates.index(job.pk))
+    taken = acquire(key, jobs[0].concurrency_limit, jobs[0].concurrency_duration, len(jobs), now)
+    released = jobs[:taken]
+    if released:
+        BlockedExecution.objects.filter(job_id__in=[j.pk for j in released]).delete()
+        ReadyExecution.objects.bulk_create(
+            [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in released]
+        )
+    return len(released)
+
+
+@retry_on_lock
+def maintain_concurrency(batch_size):
+    """The dispatcher's pass: reclaim expired semaphores, release blocked jobs whose key has room.
+
+    Returns (semaphores expired, jobs released).
+    """
+    now = timezone.now()
+    with write_transaction():
+        expired = delete_expired(now, batch_size)
+        full = Semaphore.objects.filter(key=OuterRef("concurrency_key"), value__lte=0)
+        keys = list(
+            BlockedExecution.objects.filter(~Exists(full))
+            .order_by("concurrency_key")
+            .values_list("concurrency_key", flat=True)
+            .distinct()[:batch_size]
+        )
+        released = sum(unblock(key, now, limit=batch_size) for key in keys)
+    return expired, released
+
+
+JOB_FIELDS = ("queue_name", "priority", "concurrency_key", "concurrency_limit", "concurrency_duration")
