@@ -71,7 +71,7 @@ def test_graceful_stop_puts_tasks_past_the_timeout_back_in_the_queue(start_super
     assert statuses(results) == [TaskResultStatus.READY] * 3
     assert ReadyExecution.objects.count() == 3
     assert not ClaimedExecution.objects.exists() and not Process.objects.exists()
-    assert "3 unfinished task(s) back in their queue" in supervisor.output
+    assert "3 unfinished task(s) of worker" in supervisor.output
     assert TaskRun.objects.filter(finished_at__isnull=False).count() == 0
 
 

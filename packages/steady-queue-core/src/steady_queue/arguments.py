@@ -47,12 +47,18 @@ def encode(value, where="value"):
 def _key(key, where):
     if not isinstance(key, str):
         raise SerializationError(f"{where} has a key {key!r} of type {type(key).__name__}: dict keys must be strings.")
+    if "\x00" in key:
+        raise SerializationError(f"{where} has a key with a NUL character, which PostgreSQL cannot store.")
     return key
 
 
 def _encode(value, where):
     # Checked first and in order of frequency: most arguments are plain JSON.
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise SerializationError(f"{where} contains a NUL character, which PostgreSQL cannot store.")
+        return value
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):

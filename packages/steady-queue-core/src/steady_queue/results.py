@@ -71,9 +71,12 @@ def restore_task(job):
     """
     try:
         original = import_string(job.task_path)
-    except ImportError:
+        problem = None if hasattr(original, "func") else "it is not a task"
+    except Exception as error:  # a module may fail to import with any exception
+        original, problem = None, f"{type(error).__name__}: {error}"
+    func = original.func if problem is None else _missing_task_function(job.task_path, problem)
+    if problem is not None:
         original = None
-    func = original.func if hasattr(original, "func") else _missing_task_function(job.task_path)
     task = object.__new__(type(original) if isinstance(original, SteadyQueueTask) else SteadyQueueTask)
     values = {
         "func": func,
@@ -89,9 +92,9 @@ def restore_task(job):
     return task
 
 
-def _missing_task_function(path):
+def _missing_task_function(path, problem):
     def missing(*args, **kwargs):
-        raise ImportError(f"Task {path!r} can no longer be imported.")
+        raise ImportError(f"Task {path!r} can no longer be imported ({problem}).")
 
     module, _, name = path.rpartition(".")
     missing.__module__, missing.__name__, missing.__qualname__ = module, name, name

@@ -1,6 +1,7 @@
 import logging
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from steady_queue.db import lock, retry_on_lock, skip_locked, write_transaction
@@ -35,7 +36,8 @@ class Process(models.Model):
     @retry_on_lock
     def heartbeat(self):
         """Record that the process is alive; False if its row is gone (it was pruned as dead)."""
-        return bool(Process.objects.filter(pk=self.pk).update(last_heartbeat_at=timezone.now()))
+        # The database's clock, for writing and for pruning alike: host clocks may disagree.
+        return bool(Process.objects.filter(pk=self.pk).update(last_heartbeat_at=Now()))
 
     def deregister(self):
         """Remove the process on a graceful stop; jobs it still holds go back to their queue."""
@@ -44,10 +46,19 @@ class Process(models.Model):
         return released
 
 
+PRUNE_BATCH = 50
+
+
 @retry_on_lock
 def register(kind, name, pid, hostname, supervisor_id=None, metadata=None):
     return Process.objects.create(
-        kind=kind, name=name, pid=pid, hostname=hostname, supervisor_id=supervisor_id, metadata=metadata or {}
+        kind=kind,
+        name=name,
+        pid=pid,
+        hostname=hostname,
+        supervisor_id=supervisor_id,
+        metadata=metadata or {},
+        last_heartbeat_at=Now(),
     )
 
 
@@ -56,36 +67,45 @@ def _delete(processes):
     processes.delete()
 
 
-def prune(alive_threshold, *, exclude_pid=None):
+def prune(alive_threshold):
     """Declare processes silent for ``alive_threshold`` dead: fail their jobs, delete their rows.
 
     Any supervisor may prune any host's processes; rows locked by another pruner are skipped.
     Returns the names of the pruned processes.
     """
-    cutoff = timezone.now() - alive_threshold
     pruned = []
     while True:
-        with write_transaction():
-            stale = list(skip_locked(Process.objects.filter(last_heartbeat_at__lt=cutoff).order_by("pk"))[:50])
-            for process in stale:
-                silent = (timezone.now() - process.last_heartbeat_at).total_seconds()
-                failed = fail_claims(
-                    ClaimedExecution.objects.filter(process_id=process.pk),
-                    ProcessPrunedError,
-                    f"{process.kind} {process.name} (pid {process.pid} on {process.hostname}) sent no heartbeat "
-                    f"for {silent:.0f} s and was declared dead while running this task",
-                    release_slots=False,
-                )
-                logger.warning(
-                    "Pruned %s %s (pid %s on %s), silent for %.0f s; %d running task(s) marked failed",
-                    process.kind, process.name, process.pid, process.hostname, silent, len(failed),
-                )
-                pruned.append(process.name)
-            Process.objects.filter(pk__in=[p.pk for p in stale]).delete()
-        if len(stale) < 50:
+        stale = _prune_batch(alive_threshold)
+        pruned += stale
+        if len(stale) < PRUNE_BATCH:
             return pruned
 
 
+@retry_on_lock
+def _prune_batch(alive_threshold):
+    names = []
+    with write_transaction():
+        silent_too_long = Process.objects.filter(last_heartbeat_at__lt=Now() - alive_threshold).order_by("pk")
+        stale = list(skip_locked(silent_too_long)[:PRUNE_BATCH])
+        for process in stale:
+            silent = (timezone.now() - process.last_heartbeat_at).total_seconds()
+            failed = fail_claims(
+                ClaimedExecution.objects.filter(process_id=process.pk),
+                ProcessPrunedError,
+                f"{process.kind} {process.name} (pid {process.pid} on {process.hostname}) sent no heartbeat "
+                f"for {silent:.0f} s and was declared dead while running this task",
+                release_slots=False,
+            )
+            logger.warning(
+                "Pruned %s %s (pid %s on %s), silent for %.0f s; %d running task(s) marked failed",
+                process.kind, process.name, process.pid, process.hostname, silent, len(failed),
+            )
+            names.append(process.name)
+        Process.objects.filter(pk__in=[p.pk for p in stale]).delete()
+    return names
+
+
+@retry_on_lock
 def fail_orphaned_claims():
     """Fail claims whose process row no longer exists (its process was deleted without cleanup)."""
     with write_transaction():

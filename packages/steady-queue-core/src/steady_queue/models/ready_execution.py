@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from steady_queue.db import skip_locked, write_transaction
+from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 
 from .claimed_execution import ClaimedExecution
 from .execution import QueuedExecution
@@ -22,6 +22,7 @@ class ReadyExecution(QueuedExecution):
         ]
 
 
+@retry_on_lock
 def claim(queue_patterns, limit, process_id):
     """Move up to ``limit`` ready jobs to claimed for a process; return the claimed Jobs.
 

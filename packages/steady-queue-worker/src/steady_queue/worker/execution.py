@@ -5,7 +5,7 @@ import logging
 import time
 import traceback
 
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
@@ -21,7 +21,24 @@ from .process import close_thread_connections
 
 logger = logging.getLogger("steady_queue.worker")
 
-RECORD_ATTEMPTS = 8
+# Connection problems are waited out; the claim stays ours meanwhile.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+MAX_BACKOFF = 5.0
+
+
+def error_record(error):
+    """What is stored of an exception: class path, message and full traceback (NUL-free)."""
+    kind = type(error)
+    return {
+        "exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
+        "message": _printable(str(error)),
+        "traceback": _printable("".join(traceback.format_exception(error))),
+    }
+
+
+def _printable(text):
+    # PostgreSQL cannot store NUL characters in text or JSON.
+    return text.replace("\x00", "\\x00")
 
 
 class Execution:
@@ -35,15 +52,13 @@ class Execution:
         self.started_at = timezone.now()
 
     def perform(self):
-        job = self.job
-        task = restore_task(job)
-        result = build_result(task, job, status=TaskResultStatus.RUNNING)
-        object.__setattr__(result, "started_at", job.started_at or self.started_at)
-        object.__setattr__(result, "last_attempted_at", self.started_at)
-        result.worker_ids.append(self.worker_name)
-        sender = SteadyQueueBackend
-        task_started.send(sender=sender, task_result=result)
+        job, result = self.job, None
         try:
+            # Everything, from importing the task on, happens inside the try: whatever goes
+            # wrong ends as the task's recorded failure, never as a claim left behind.
+            task = restore_task(job)
+            result = self._running_result(task)
+            task_started.send(sender=SteadyQueueBackend, task_result=result)
             args, kwargs = deserialize(job.arguments.get("args", []), job.arguments.get("kwargs", {}))
             if task.takes_context:
                 value = task.call(TaskContext(task_result=result), *args, **kwargs)
@@ -52,59 +67,69 @@ class Execution:
             return_value = self._as_json(value, job.task_path)
         except BaseException as error:
             # BaseException: a task calling sys.exit() fails like any other; the worker goes on.
-            formatted = "".join(traceback.format_exception(error))
-            kind = type(error)
-            record = {
-                "exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
-                "message": str(error),
-                "traceback": formatted,
-            }
-            recorded = self._record(fail, record)
-            object.__setattr__(result, "status", TaskResultStatus.FAILED)
-            object.__setattr__(result, "finished_at", timezone.now())
-            result.errors.append(TaskError(exception_class_path=record["exception_class_path"], traceback=formatted))
-            logger.error(
-                "Task %s (job %s) failed: %s: %s", job.task_path, job.pk, record["exception_class_path"], error
-            )
-            if recorded:
+            record = error_record(error)
+            logger.error("Task %s (job %s) failed: %s: %s", job.task_path, job.pk, record["exception_class_path"], error)
+            if self._record(fail, record) and result is not None:
+                object.__setattr__(result, "status", TaskResultStatus.FAILED)
+                object.__setattr__(result, "finished_at", timezone.now())
+                result.errors.append(
+                    TaskError(exception_class_path=record["exception_class_path"], traceback=record["traceback"])
+                )
                 # Sent inside the except block, so that Django's own receiver logs the traceback.
-                task_finished.send(sender=sender, task_result=result)
+                task_finished.send(sender=SteadyQueueBackend, task_result=result)
         else:
             if self._record(finish, return_value, preserve=self.preserve):
                 object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
                 object.__setattr__(result, "finished_at", timezone.now())
                 object.__setattr__(result, "_return_value", return_value)
-                task_finished.send(sender=sender, task_result=result)
+                task_finished.send(sender=SteadyQueueBackend, task_result=result)
+
+    def _running_result(self, task):
+        result = build_result(task, self.job, status=TaskResultStatus.RUNNING)
+        object.__setattr__(result, "started_at", self.job.started_at or self.started_at)
+        object.__setattr__(result, "last_attempted_at", self.started_at)
+        result.worker_ids.append(self.worker_name)
+        return result
 
     @staticmethod
     def _as_json(value, task_path):
         try:
             value = normalize_json(value)
-            json.dumps(value, allow_nan=False)
+            text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as error:
             raise TypeError(f"The return value of {task_path} cannot be stored as JSON: {error}") from error
+        if "\\u0000" in text:
+            raise TypeError(f"The return value of {task_path} contains a NUL character, which cannot be stored.")
         return value
 
     def _record(self, outcome, *args, **kwargs):
-        """Record the outcome, riding out a short database outage; False if the claim was lost."""
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
+        """Record the outcome; False if the claim is no longer this process's.
+
+        A lost connection is waited out for as long as it lasts: giving up would leave a finished
+        task claimed, to be run again or failed later. An outcome the database refuses to store is
+        recorded as a failure that says so.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 recorded = outcome(self.job, self.process_id, self.worker_name, self.started_at, *args, **kwargs)
                 break
+            except TRANSIENT_ERRORS as error:
+                if attempt == 1 or attempt % 10 == 0:
+                    logger.warning("Cannot record the outcome of job %s yet (%s); retrying", self.job.pk, error)
+                close_thread_connections()
+                time.sleep(min(MAX_BACKOFF, 0.1 * 2**attempt))
             except DatabaseError as error:
-                if attempt == RECORD_ATTEMPTS:
-                    logger.error(
-                        "Could not record the outcome of job %s: %s; it stays claimed until its process "
-                        "stops or is pruned",
-                        self.job.pk,
-                        error,
-                    )
+                if outcome is fail and attempt > 1:
+                    logger.error("Cannot record the failure of job %s: %s", self.job.pk, error)
                     return False
                 close_thread_connections()
-                time.sleep(min(5.0, 0.25 * 2**attempt))
+                logger.error("The database refused the outcome of job %s: %s", self.job.pk, error)
+                outcome, args, kwargs = fail, (error_record(error),), {}
         if not recorded:
             logger.warning(
-                "Job %s finished after its claim was taken away (its process was declared dead); "
+                "Job %s ended after its claim was taken away (its process was declared dead); "
                 "the outcome was not recorded",
                 self.job.pk,
             )

@@ -46,7 +46,8 @@ class Pool:
         while (job := self._jobs.get()) is not None:
             try:
                 self._perform(job)
-            except Exception:
+            except BaseException:
+                # Nothing may end a pool thread: the pool would go on counting it as idle.
                 logger.exception("Unexpected error in a worker thread")
             finally:
                 with self._lock:

@@ -14,6 +14,11 @@ from steady_queue.models.process import register
 
 logger = logging.getLogger("steady_queue.processes")
 
+# The exit status of a process that stopped with tasks still running past the shutdown timeout:
+# its supervisor puts those tasks back in their queue once the process is gone, so that no task
+# can be claimed again while this process still runs it.
+EXIT_RELEASE_CLAIMS = 75
+
 
 def process_name(kind):
     return f"{kind}-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
@@ -41,6 +46,7 @@ class RuntimeProcess:
         self.process = None
         self.stopping = threading.Event()
         self._wakeup = threading.Event()
+        self._finished = threading.Event()
 
     @property
     def metadata(self):
@@ -57,23 +63,34 @@ class RuntimeProcess:
         logger.info("Started %s %s (pid %s)", self.kind, self.name, os.getpid())
         heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"{self.kind}-heartbeat", daemon=True)
         heartbeat.start()
+        status = 0
         try:
             self.main_loop()
         finally:
             self.stop()
-            self.shutdown()
-            released = self._retry_database(self.process.deregister)
-            logger.info(
-                "Stopped %s %s%s", self.kind, self.name, f"; {released} unfinished task(s) back in their queue" if released else ""
-            )
+            all_done = self.shutdown()
+            if not all_done and self._supervisor_alive():
+                logger.info("Stopped %s %s; its supervisor puts its unfinished tasks back", self.kind, self.name)
+                status = EXIT_RELEASE_CLAIMS
+            else:
+                released = self._retry_database(self.process.deregister)
+                logger.info(
+                    "Stopped %s %s%s",
+                    self.kind,
+                    self.name,
+                    f"; {released} unfinished task(s) back in their queue" if released else "",
+                )
+            # Heartbeats go on until here, so a slow graceful stop is never mistaken for death.
+            self._finished.set()
             close_thread_connections()
-        return 0
+        return status
 
     def main_loop(self):
         raise NotImplementedError
 
     def shutdown(self):
-        """Finish up after the main loop ends (and before the row is removed)."""
+        """Finish up after the main loop ends; return False if tasks are still running."""
+        return True
 
     def stop(self):
         self.stopping.set()
@@ -100,24 +117,27 @@ class RuntimeProcess:
         signal.signal(signal.SIGINT, graceful)
         signal.signal(signal.SIGQUIT, immediate)
 
+    def _supervisor_alive(self):
+        return bool(self.supervisor_pid) and os.getppid() == self.supervisor_pid
+
     def _heartbeat_loop(self):
         interval = self.config.process_heartbeat_interval.total_seconds()
         next_beat = time.monotonic() + interval
-        while not self.stopping.wait(min(1.0, interval)):
-            if self.supervisor_pid and os.getppid() != self.supervisor_pid:
+        while not self._finished.wait(min(1.0, interval)):
+            if self.supervisor_pid and not self._supervisor_alive() and not self.stopping.is_set():
                 logger.warning("%s %s lost its supervisor, stopping", self.kind, self.name)
                 self.stop()
-                break
             if time.monotonic() < next_beat:
                 continue
-            next_beat = time.monotonic() + interval
             try:
                 alive = self.process.heartbeat()
             except DatabaseError as error:
                 logger.warning("%s %s could not send its heartbeat: %s", self.kind, self.name, error)
                 close_thread_connections()
+                next_beat = time.monotonic() + 1.0  # try again soon, not a whole interval later
                 continue
-            if not alive:
+            next_beat = time.monotonic() + interval
+            if not alive and not self.stopping.is_set():
                 logger.warning("%s %s was pruned as dead by a supervisor, stopping", self.kind, self.name)
                 self.stop()
         close_thread_connections()

@@ -16,12 +16,13 @@ from steady_queue.models import ClaimedExecution, Process
 from steady_queue.models.claimed_execution import fail_claims, release_claims
 from steady_queue.models.process import fail_orphaned_claims, prune, register
 
-from .process import process_name
+from .process import EXIT_RELEASE_CLAIMS, process_name
 
 logger = logging.getLogger("steady_queue.supervisor")
 
-# How long children get beyond their own shutdown timeout before they are ended with SIGQUIT.
+# How long children get beyond their own shutdown timeout before they are killed.
 SHUTDOWN_GRACE = 5.0
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD)
 
 
 @dataclass
@@ -48,12 +49,14 @@ class Supervisor:
         self.signals = []
         self.stopping = False
         self.stop_mode = None
+        self._database_trouble = False
+        self._prune_after = 0.0
 
     def run(self):
         """Supervise until a signal says stop; return the exit status."""
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+        for signum in HANDLED_SIGNALS:
             signal.signal(signum, self._on_signal)
         self.process = register(self.kind, self.name, os.getpid(), socket.gethostname())
         logger.info("Started supervisor %s (pid %s) with %d process(es)", self.name, os.getpid(), len(self.specs))
@@ -68,8 +71,8 @@ class Supervisor:
                 break
             self._reap_and_replace()
             if time.monotonic() >= next_maintenance:
-                next_maintenance = time.monotonic() + self._maintenance_interval
-                self._heartbeat_and_maintain()
+                healthy = self._heartbeat_and_maintain()
+                next_maintenance = time.monotonic() + (self._maintenance_interval if healthy else 1.0)
         return self._shutdown()
 
     @property
@@ -77,6 +80,10 @@ class Supervisor:
         return self.config.process_heartbeat_interval.total_seconds()
 
     def _maintain(self):
+        if time.monotonic() < self._prune_after:
+            # Right after our own database outage, others' heartbeats may simply not have got
+            # through yet: give them one alive threshold before declaring anyone dead.
+            return
         try:
             prune(self.config.process_alive_threshold)
             fail_orphaned_claims()
@@ -84,33 +91,54 @@ class Supervisor:
             logger.warning("Supervisor %s could not prune dead processes: %s", self.name, error)
             connections.close_all()
 
-    def _heartbeat_and_maintain(self):
+    def _heartbeat(self):
+        """Send the heartbeat; True if sent. Stops the supervisor if its row was pruned."""
         try:
             alive = self.process.heartbeat()
         except DatabaseError as error:
             logger.warning("Supervisor %s could not send its heartbeat: %s", self.name, error)
             connections.close_all()
-            return
-        if not alive:
+            self._database_trouble = True
+            return False
+        if self._database_trouble:
+            self._database_trouble = False
+            self._prune_after = time.monotonic() + self.config.process_alive_threshold.total_seconds()
+        if not alive and not self.stopping:
             logger.warning("Supervisor %s was pruned as dead by another supervisor, stopping", self.name)
             self.stopping, self.stop_mode = True, signal.SIGTERM
-            return
-        self._maintain()
+        return True
+
+    def _heartbeat_and_maintain(self):
+        if not self._heartbeat():
+            return False
+        if not self.stopping:
+            self._maintain()
+        return True
 
     def _fork(self, spec):
-        # Children must not share the supervisor's database connections: close them before forking.
+        # Children must not share the supervisor's database connections (nor a connection pool).
+        for connection in connections.all(initialized_only=True):
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()
         connections.close_all()
-        pid = os.fork()
-        if pid == 0:
-            self._run_child(spec)
+        # Signals stay blocked across the fork, so that the child never runs the supervisor's
+        # handlers before installing its own.
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self._run_child(spec)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
         self.children[pid] = spec
 
     def _run_child(self, spec):
         """In the forked child: run the process and exit, never returning to supervisor code."""
         status = 1
         try:
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+            for signum in HANDLED_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
             os.close(self._wake_read)
             os.close(self._wake_write)
             process = spec.process_class(
@@ -138,9 +166,13 @@ class Supervisor:
     def _handle_signals(self):
         while self.signals:
             signum = self.signals.pop(0)
-            if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-                logger.info("Supervisor %s received %s, stopping", self.name, signal.Signals(signum).name)
-                self.stopping, self.stop_mode = True, signum
+            if signum not in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                continue
+            if self.stopping and signum != signal.SIGQUIT:
+                # A second TERM or INT (Ctrl-C twice) while stopping: stop at once.
+                signum = signal.SIGQUIT
+            logger.info("Supervisor %s received %s, stopping", self.name, signal.Signals(signum).name)
+            self.stopping, self.stop_mode = True, signum
 
     def _reap_and_replace(self):
         for pid, status in self._reap():
@@ -163,14 +195,21 @@ class Supervisor:
             reaped.append((pid, status))
         return reaped
 
-    def _recover(self, pid, spec, status, *, release=False):
-        """Deal with the row and claims a child left behind (none if it stopped gracefully)."""
+    def _recover(self, pid, spec, status, *, release=None):
+        """Deal with the row and claims a child left behind (none if it stopped gracefully).
+
+        A child that stopped gracefully with tasks past the shutdown timeout asks for them to go
+        back to their queue (now that it can no longer run them); any other unexpected exit fails them.
+        """
+        if release is None:
+            release = os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_RELEASE_CLAIMS
         try:
             left = Process.objects.filter(supervisor_id=self.process.pk, pid=pid, hostname=socket.gethostname())
             for row in left:
                 claims = ClaimedExecution.objects.filter(process_id=row.pk)
                 if release:
-                    release_claims(claims)
+                    released = release_claims(claims)
+                    logger.info("%d unfinished task(s) of %s %s back in their queue", released, spec.kind, row.name)
                 else:
                     # The child was reaped: it is certainly gone, so its concurrency slots can be reused.
                     failed = fail_claims(
@@ -190,29 +229,43 @@ class Supervisor:
             connections.close_all()
 
     def _shutdown(self):
-        immediate = self.stop_mode == signal.SIGQUIT
-        for pid in list(self.children):
-            _send(pid, signal.SIGQUIT if immediate else signal.SIGTERM)
-        if not immediate:
-            deadline = time.monotonic() + self.config.shutdown_timeout.total_seconds() + SHUTDOWN_GRACE
-            while self.children and time.monotonic() < deadline:
-                for pid, status in self._reap():
-                    self.children.pop(pid, None)
-                self._wait(0.1)
-                self.signals.clear()
-            for pid, spec in list(self.children.items()):
-                logger.warning("%s (pid %s) did not stop in time, ending it", spec.kind, pid)
+        if self.stop_mode != signal.SIGQUIT:
+            self._stop_children_gracefully()
+        if self.stop_mode == signal.SIGQUIT:
+            # No cleanup: the rows and claims left behind are recovered by pruning.
+            for pid in list(self.children):
                 _send(pid, signal.SIGQUIT)
-                os.waitpid(pid, 0)
-                # A graceful stop puts unfinished work back in the queue, even for a stuck child.
-                self._recover(pid, spec, 0, release=True)
-                self.children.pop(pid, None)
+        else:
             try:
                 self.process.deregister()
             except DatabaseError as error:
                 logger.warning("Supervisor %s could not deregister: %s", self.name, error)
         logger.info("Stopped supervisor %s", self.name)
         return 0
+
+    def _stop_children_gracefully(self):
+        for pid in list(self.children):
+            _send(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.config.shutdown_timeout.total_seconds() + SHUTDOWN_GRACE
+        next_heartbeat = time.monotonic() + self._maintenance_interval
+        while self.children and time.monotonic() < deadline:
+            self._wait(0.1)
+            self._handle_signals()
+            if self.stop_mode == signal.SIGQUIT:
+                return
+            for pid, status in self._reap():
+                if (spec := self.children.pop(pid, None)) is not None:
+                    self._recover(pid, spec, status)
+            if time.monotonic() >= next_heartbeat:
+                next_heartbeat = time.monotonic() + self._maintenance_interval
+                self._heartbeat()
+        for pid, spec in list(self.children.items()):
+            logger.warning("%s (pid %s) did not stop in time, killing it", spec.kind, pid)
+            _send(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            self.children.pop(pid)
+            # The graceful stop promised to put unfinished work back: do it for a stuck child too.
+            self._recover(pid, spec, status, release=True)
 
 
 def _send(pid, signum):

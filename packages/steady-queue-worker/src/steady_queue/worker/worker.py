@@ -50,15 +50,17 @@ class Worker(RuntimeProcess):
 
     def shutdown(self):
         if self.pool is None:
-            return
+            return True
         timeout = self.config.shutdown_timeout.total_seconds()
-        if not self.pool.wait_until_idle(timeout):
+        all_done = self.pool.wait_until_idle(timeout)
+        if not all_done:
             logger.warning(
                 "Worker %s: tasks still running after the %.0f s shutdown timeout go back to their queue",
                 self.name,
                 timeout,
             )
         self.pool.stop()
+        return all_done
 
     def _perform(self, job):
         try:
