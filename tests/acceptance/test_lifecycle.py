@@ -180,3 +180,42 @@ def test_a_worker_whose_row_was_pruned_stops_itself(start_supervisor):
     wait_for(lambda: [w for w in children("worker") if w.pid != worker.pid], message="a replacement worker")
     supervisor.send(signal.SIGTERM)
     assert supervisor.wait() == 0
+
+
+def test_a_second_sigterm_stops_at_once(start_supervisor):
+    results = tasks.record.enqueue_many([(f"long{i}", 30.0) for i in range(2)])
+    supervisor = start_supervisor({"shutdown_timeout": 20})
+    wait_for(runs_started(2), message="two tasks to start")
+    supervisor.send(signal.SIGTERM)
+    wait_for(lambda: "received SIGTERM, stopping" in supervisor.output, message="the first signal")
+    supervisor.send(signal.SIGTERM)
+    assert supervisor.wait(timeout=5) == 0
+    assert "received SIGQUIT, stopping" in supervisor.output  # turned into an immediate stop
+    assert statuses(results) == [TaskResultStatus.RUNNING] * 2  # left for pruning
+
+
+def test_a_worker_killed_during_a_graceful_stop_is_still_accounted_for(start_supervisor):
+    result = tasks.record.enqueue("stuck", 30.0)
+    supervisor = start_supervisor({"shutdown_timeout": 10})
+    wait_for(runs_started(1), message="the task to start")
+    (worker,) = children("worker")
+    supervisor.send(signal.SIGTERM)
+    wait_for(lambda: "received SIGTERM" in supervisor.output, message="the stop to begin")
+    os.kill(worker.pid, signal.SIGKILL)
+    assert supervisor.wait() == 0
+    assert statuses([result]) == [TaskResultStatus.FAILED]
+    assert not ClaimedExecution.objects.exists() and not Process.objects.exists()
+
+
+def test_a_slow_graceful_stop_keeps_heartbeating(start_supervisor):
+    """A stop that takes longer than the alive threshold must not get its tasks pruned as dead."""
+    result = tasks.record.enqueue("slow", 4.5)
+    stopping = start_supervisor({"shutdown_timeout": 8})
+    wait_for(runs_started(1), message="the task to start")
+    watcher = start_supervisor({"workers": [], "dispatchers": [{"polling_interval": 1}]})
+    stopping.send(signal.SIGTERM)
+    assert stopping.wait() == 0
+    assert statuses([result]) == [TaskResultStatus.SUCCESSFUL]
+    watcher.send(signal.SIGTERM)
+    assert watcher.wait() == 0
+    assert "Pruned" not in watcher.output

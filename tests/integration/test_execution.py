@@ -155,3 +155,44 @@ def test_an_outcome_is_not_recorded_once_the_claim_is_gone(run):
     ClaimedExecution.objects.filter(job_id=job.pk).delete()  # as pruning would, with its own failure
     Execution(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
     assert Job.objects.get(pk=enqueued.id).finished_at is None
+
+
+def test_a_module_failing_at_import_with_any_error_fails_the_task(run):
+    enqueued = tasks.add.enqueue(1, 1)
+    Job.objects.filter(pk=enqueued.id).update(task_path="tests.testapp.broken_tasks.task")
+    run()
+    result = default_task_backend.get_result(enqueued.id)
+    assert result.status == TaskResultStatus.FAILED
+    assert "RuntimeError: this module fails at import" in result.errors[0].traceback
+    assert not ClaimedExecution.objects.exists()
+
+
+def test_a_failing_task_started_receiver_fails_the_task_instead_of_leaving_it_claimed(run):
+    def broken_receiver(sender, task_result, **kwargs):
+        raise RuntimeError("receiver bug")
+
+    task_started.connect(broken_receiver)
+    try:
+        enqueued = tasks.add.enqueue(1, 1)
+        run()
+    finally:
+        task_started.disconnect(broken_receiver)
+    result = result_of(enqueued)
+    assert result.status == TaskResultStatus.FAILED
+    assert "receiver bug" in result.errors[0].traceback
+
+
+def test_a_return_value_with_a_nul_character_fails_clearly(run):
+    enqueued = tasks.return_nul.enqueue()
+    run()
+    result = result_of(enqueued)
+    assert result.status == TaskResultStatus.FAILED
+    assert "contains a NUL character" in result.errors[0].traceback
+
+
+def test_an_error_message_with_a_nul_character_is_stored(run):
+    enqueued = tasks.fail_with_nul.enqueue()
+    run()
+    result = result_of(enqueued)
+    assert result.status == TaskResultStatus.FAILED
+    assert "bad\\x00value" in result.errors[0].traceback

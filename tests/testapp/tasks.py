@@ -136,3 +136,13 @@ def per_author(author):
 def one_at_a_time_failing(key, label, seconds=0.0):
     record.func(f"{key}:{label}", seconds)
     raise RuntimeError("failing on purpose")
+
+
+@task()
+def return_nul():
+    return "a\x00b"
+
+
+@task()
+def fail_with_nul():
+    raise ValueError("bad\x00value")

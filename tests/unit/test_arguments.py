@@ -70,6 +70,8 @@ def test_plain_json_is_stored_unchanged():
         ((decimal.Decimal("NaN"),), {}, r"args\[0\] is Decimal\('NaN'\): only finite decimals"),
         ((Author(name="unsaved"),), {}, r"args\[0\] is an unsaved testapp.Author instance"),
         ((lambda: 1,), {}, r"args\[0\] has unsupported type builtins.function"),
+        (("a\x00b",), {}, r"args\[0\] contains a NUL character"),
+        (({"k\x00": 1},), {}, r"args\[0\] has a key with a NUL character"),
     ],
 )
 def test_unsupported_values_name_the_argument(args, kwargs, message):

@@ -1,0 +1,3 @@
+"""A task module that no longer imports, for the tests of jobs whose task went away."""
+
+raise RuntimeError("this module fails at import")
