@@ -51,16 +51,21 @@ def fetch_result(result_id):
     )
     if job is None:
         return None
-    claim = getattr(job, "claimedexecution", None)
-    if claim is not None:
-        status = TaskResultStatus.RUNNING
-    elif getattr(job, "failedexecution", None) is not None:
-        status = TaskResultStatus.FAILED
-    elif job.finished_at is not None:
-        status = TaskResultStatus.SUCCESSFUL
-    else:
-        status = TaskResultStatus.READY
-    return build_result(restore_task(job), job, status=status, running_claim=claim)
+    return build_result(
+        restore_task(job), job, status=job_status(job), running_claim=getattr(job, "claimedexecution", None)
+    )
+
+
+def job_status(job):
+    """Django's status for a job loaded with select_related("claimedexecution", "failedexecution")."""
+    if getattr(job, "claimedexecution", None) is not None:
+        return TaskResultStatus.RUNNING
+    if getattr(job, "failedexecution", None) is not None:
+        return TaskResultStatus.FAILED
+    if job.finished_at is not None:
+        return TaskResultStatus.SUCCESSFUL
+    # Ready, scheduled or blocked: Django has one word for all three.
+    return TaskResultStatus.READY
 
 
 def restore_task(job):

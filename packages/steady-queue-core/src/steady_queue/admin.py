@@ -1,0 +1,157 @@
+"""Where operators look: jobs and their state, failures (retry, discard), processes and pauses."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from steady_queue.models import (
+    BlockedExecution,
+    ClaimedExecution,
+    FailedExecution,
+    Job,
+    Pause,
+    Process,
+    ReadyExecution,
+    RecurringTask,
+    ScheduledExecution,
+    Semaphore,
+)
+from steady_queue.models.failed_execution import discard, retry
+from steady_queue.results import job_status
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows change only through the queue's own operations, never by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def pretty_json(value):
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "task_path", "queue_name", "priority", "status", "created_at", "finished_at"]
+    list_filter = ["queue_name", "backend"]
+    search_fields = ["task_path", "concurrency_key"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["status", "arguments_pretty", "errors_pretty", "return_value_pretty"]
+    exclude = ["arguments", "errors", "return_value"]
+    list_select_related = ["claimedexecution", "failedexecution"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("claimedexecution", "failedexecution")
+
+    @admin.display(description="status")
+    def status(self, job):
+        return job_status(job).label
+
+    @admin.display(description="arguments")
+    def arguments_pretty(self, job):
+        return pretty_json(job.arguments)
+
+    @admin.display(description="errors")
+    def errors_pretty(self, job):
+        return format_html("<pre>{}</pre>", "\n\n".join(error["traceback"] for error in job.errors))
+
+    @admin.display(description="return value")
+    def return_value_pretty(self, job):
+        return pretty_json(job.return_value)
+
+
+class ExecutionAdmin(ReadOnlyAdmin):
+    list_select_related = ["job"]
+    search_fields = ["job__task_path"]
+
+    @admin.display(description="task", ordering="job__task_path")
+    def task(self, execution):
+        return execution.job.task_path
+
+
+@admin.register(ReadyExecution)
+class ReadyExecutionAdmin(ExecutionAdmin):
+    list_display = ["job_id", "task", "queue_name", "priority", "created_at"]
+    list_filter = ["queue_name"]
+
+
+@admin.register(ScheduledExecution)
+class ScheduledExecutionAdmin(ExecutionAdmin):
+    list_display = ["job_id", "task", "queue_name", "priority", "scheduled_at"]
+    list_filter = ["queue_name"]
+
+
+@admin.register(BlockedExecution)
+class BlockedExecutionAdmin(ExecutionAdmin):
+    list_display = ["job_id", "task", "concurrency_key", "queue_name", "priority", "expires_at"]
+    search_fields = ["job__task_path", "concurrency_key"]
+
+
+@admin.register(ClaimedExecution)
+class ClaimedExecutionAdmin(ExecutionAdmin):
+    list_display = ["job_id", "task", "process", "created_at"]
+    list_select_related = ["job", "process"]
+
+
+@admin.register(FailedExecution)
+class FailedExecutionAdmin(ExecutionAdmin):
+    list_display = ["job_id", "task", "error", "created_at"]
+    actions = ["retry_selected", "discard_selected"]
+
+    @admin.display(description="error")
+    def error(self, execution):
+        errors = execution.job.errors
+        return f"{errors[-1]['exception_class_path']}: {errors[-1]['message']}"[:200] if errors else ""
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("steady_queue.change_failedexecution")
+
+    def has_discard_permission(self, request):
+        return request.user.has_perm("steady_queue.delete_failedexecution")
+
+    @admin.action(description="Retry the selected tasks", permissions=["retry"])
+    def retry_selected(self, request, queryset):
+        count = retry(list(queryset.values_list("job_id", flat=True)))
+        self.message_user(request, f"{count} task(s) put back in their queue.", messages.SUCCESS)
+
+    @admin.action(description="Discard the selected tasks", permissions=["discard"])
+    def discard_selected(self, request, queryset):
+        count = discard(list(queryset.values_list("job_id", flat=True)))
+        self.message_user(request, f"{count} task(s) discarded.", messages.SUCCESS)
+
+
+@admin.register(Process)
+class ProcessAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "hostname", "pid", "last_heartbeat_at", "created_at"]
+    list_filter = ["kind", "hostname"]
+
+
+@admin.register(Pause)
+class PauseAdmin(admin.ModelAdmin):
+    """Adding a row pauses a queue; deleting it resumes the queue."""
+
+    list_display = ["queue_name", "created_at"]
+    fields = ["queue_name"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Semaphore)
+class SemaphoreAdmin(ReadOnlyAdmin):
+    list_display = ["key", "value", "expires_at", "updated_at"]
+    search_fields = ["key"]
+
+
+@admin.register(RecurringTask)
+class RecurringTaskAdmin(ReadOnlyAdmin):
+    list_display = ["key", "schedule", "task_path", "queue_name", "priority", "last_run_at", "next_run_at"]
+    search_fields = ["key", "task_path"]

@@ -1,0 +1,56 @@
+import pytest
+from django.urls import reverse
+
+from steady_queue.models import FailedExecution, Job, Pause, ReadyExecution
+from steady_queue.models.process import register
+from steady_queue.models.ready_execution import claim
+from steady_queue.worker.execution import Execution
+from tests.testapp import tasks
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    "job", "readyexecution", "scheduledexecution", "blockedexecution", "claimedexecution",
+    "failedexecution", "process", "pause", "semaphore", "recurringtask",
+]
+
+
+@pytest.fixture
+def failed_job():
+    result = tasks.fail.enqueue("admin")
+    process = register("worker", "w", 1, "h")
+    for job in claim(["*"], 10, process.pk):
+        Execution(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
+    return result
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_changelist_renders(admin_client, failed_job, model):
+    tasks.add.enqueue(1, 2)
+    response = admin_client.get(reverse(f"admin:steady_queue_{model}_changelist"))
+    assert response.status_code == 200
+
+
+def test_a_job_page_shows_its_status_and_traceback(admin_client, failed_job):
+    response = admin_client.get(reverse("admin:steady_queue_job_change", args=[failed_job.id]))
+    assert response.status_code == 200
+    assert b"Failed" in response.content and b"ValueError: admin" in response.content
+
+
+def test_retry_and_discard_actions(admin_client, failed_job):
+    url = reverse("admin:steady_queue_failedexecution_changelist")
+    admin_client.post(url, {"action": "retry_selected", "_selected_action": [failed_job.id]})
+    assert ReadyExecution.objects.filter(job_id=failed_job.id).exists()
+    assert not FailedExecution.objects.exists()
+
+    other = tasks.fail.enqueue("again")
+    process = register("worker", "w2", 2, "h")
+    for job in claim(["*"], 10, process.pk):
+        Execution(job, process_id=process.pk, worker_name="w2", preserve_finished_jobs=True).perform()
+    admin_client.post(url, {"action": "discard_selected", "_selected_action": [other.id]})
+    assert not Job.objects.filter(pk=other.id).exists()
+
+
+def test_pausing_from_the_admin(admin_client):
+    admin_client.post(reverse("admin:steady_queue_pause_add"), {"queue_name": "email"})
+    assert list(Pause.objects.values_list("queue_name", flat=True)) == ["email"]
