@@ -92,9 +92,7 @@ def release_claims(claims):
     with write_transaction():
         job_ids = list(lock(claims).values_list("job_id", flat=True))
         jobs = Job.objects.filter(pk__in=job_ids).only("queue_name", "priority")
-        ReadyExecution.objects.bulk_create(
-            [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in jobs]
-        )
+        ReadyExecution.insert_for(jobs, now)
         ClaimedExecution.objects.filter(job_id__in=job_ids).delete()
     return len(job_ids)
 

@@ -29,9 +29,7 @@ def dispatch(jobs, now):
         ready += group[:taken]
         blocked += group[taken:]
     if ready:
-        ReadyExecution.objects.bulk_create(
-            [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in ready]
-        )
+        ReadyExecution.insert_for(ready, now)
     if blocked:
         BlockedExecution.objects.bulk_create(
             [
@@ -69,9 +67,7 @@ def unblock(key, now, limit=None):
     released = jobs[:taken]
     if released:
         BlockedExecution.objects.filter(job_id__in=[j.pk for j in released]).delete()
-        ReadyExecution.objects.bulk_create(
-            [ReadyExecution(job_id=j.pk, queue_name=j.queue_name, priority=j.priority, created_at=now) for j in released]
-        )
+        ReadyExecution.insert_for(released, now)
     return len(released)
 
 

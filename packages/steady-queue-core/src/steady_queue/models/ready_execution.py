@@ -13,6 +13,13 @@ from .pause import Pause
 class ReadyExecution(QueuedExecution):
     """A job waiting for a worker. Workers claim these, highest priority first, then oldest."""
 
+    @classmethod
+    def insert_for(cls, jobs, now):
+        """Make the given jobs ready (they must have no other state row)."""
+        cls.objects.bulk_create(
+            [cls(job_id=job.pk, queue_name=job.queue_name, priority=job.priority, created_at=now) for job in jobs]
+        )
+
     class Meta:
         db_table = "steady_queue_ready_execution"
         indexes = [
