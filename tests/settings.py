@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "steady_queue",
     "tests.testapp",
 ]
+if os.environ.get("STEADY_QUEUE_TEST_RECURRING_APP"):
+    # Its tasks module declares @recurring tasks that fire every second.
+    INSTALLED_APPS.append("tests.recurringapp")
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -37,7 +37,10 @@ DEFAULTS = {
     "preserve_finished_jobs": True,
     "clear_finished_jobs_after": timedelta(days=1),
     "default_concurrency_control_period": timedelta(minutes=3),
+    "recurring_tasks": {},
 }
+
+RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "priority", "description"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Config:
     preserve_finished_jobs: bool
     clear_finished_jobs_after: timedelta
     default_concurrency_control_period: timedelta
+    recurring_tasks: dict = field(default_factory=dict)
     errors: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -169,6 +173,24 @@ def _dispatcher(problems, where, entry):
     )
 
 
+def _recurring_tasks(problems, where, value):
+    """Only the shape here; steady_queue.recurring_task checks schedules, tasks and arguments."""
+    if not isinstance(value, dict):
+        problems.append(f"{where} must be a dict of key -> options, not {value!r}.")
+        return {}
+    good = {}
+    for key, options in value.items():
+        if not isinstance(options, dict):
+            problems.append(f"{where}[{key!r}] must be a dict, not {options!r}.")
+            continue
+        problems.unknown_keys(f"{where}[{key!r}]", options, RECURRING_TASK_KEYS)
+        for required in ("task", "schedule"):
+            if not isinstance(options.get(required), str):
+                problems.append(f"{where}[{key!r}] needs {required!r} as a string.")
+        good[key] = options
+    return good
+
+
 def parse(raw):
     """Build a Config from a STEADY_QUEUE dict; problems are listed in Config.errors."""
     problems = _Problems()
@@ -197,6 +219,7 @@ def parse(raw):
         default_concurrency_control_period=problems.duration(
             where("default_concurrency_control_period"), values["default_concurrency_control_period"]
         ),
+        recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
     )
     if not problems and config.process_alive_threshold <= config.process_heartbeat_interval:
         problems.append(

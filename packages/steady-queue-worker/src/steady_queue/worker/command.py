@@ -45,6 +45,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        _show_logs(options["verbosity"])
         try:
             specs = process_specs(
                 queues=options["queues"],
@@ -52,10 +53,10 @@ class Command(BaseCommand):
                 processes=options["processes"],
                 only_work=options["only_work"],
                 only_dispatch=options["only_dispatch"],
+                skip_recurring=options["skip_recurring"],
             )
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from error
-        _show_logs(options["verbosity"])
         status = Supervisor(specs).run()
         if status:
             sys.exit(status)
