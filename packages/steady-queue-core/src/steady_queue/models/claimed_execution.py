@@ -1,9 +1,12 @@
-from django.db import models
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connections, models
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from steady_queue.db import lock, retry_on_lock, write_transaction
+from steady_queue.db import lock, queue_database, retry_on_lock, write_transaction
 
 from .execution import Execution
 from .failed_execution import FailedExecution
@@ -27,6 +30,43 @@ class ClaimedExecution(Execution):
         indexes = [
             models.Index(fields=["process", "job"], name="sq_claimed_process"),
         ]
+
+
+@dataclass
+class Success:
+    """A task that returned: what finish_many() records."""
+
+    job: Job
+    started_at: datetime
+    finished_at: datetime
+    return_value: object
+
+    @property
+    def job_id(self):
+        return self.job.pk
+
+
+@retry_on_lock
+def finish_many(successes, process_id, worker_name, *, preserve):
+    """Record many successful attempts in one transaction; return the ids of the jobs recorded.
+
+    Only jobs whose claim is still this process's are recorded (see ClaimedExecution).
+    """
+    from steady_queue.sql import for_connection
+
+    using = queue_database()
+    fast = for_connection(using)
+    recorded = set()
+    with write_transaction(using):
+        # Jobs with a concurrency limit also hand their slot on, which the per-job path knows how to do.
+        plain = [s for s in successes if not s.job.concurrency_key]
+        if plain and fast is not None:
+            recorded |= fast.finish(connections[using], process_id, worker_name, plain, preserve)
+            successes = [s for s in successes if s.job.concurrency_key]
+        for s in successes:
+            if finish(s.job, process_id, worker_name, s.started_at, s.return_value, preserve=preserve):
+                recorded.add(s.job_id)
+    return recorded
 
 
 def _attempt_fields(job, worker_name, started_at, finished_at):

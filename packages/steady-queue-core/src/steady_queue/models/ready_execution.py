@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from steady_queue.db import retry_on_lock, skip_locked, write_transaction
+from steady_queue.db import queue_database, retry_on_lock, skip_locked, write_transaction
 
 from .claimed_execution import ClaimedExecution
 from .execution import QueuedExecution
@@ -33,9 +33,26 @@ class ReadyExecution(QueuedExecution):
 def claim(queue_patterns, limit, process_id):
     """Move up to ``limit`` ready jobs to claimed for a process; return the claimed Jobs.
 
-    Queues are served in the order given; within one, higher priority first, then oldest. One
-    short transaction: row locks are skipped, not waited for, where the database has them.
+    Queues are served in the order given; within one, higher priority first, then oldest. Short
+    transactions: row locks are skipped, not waited for, where the database has them.
     """
+    from steady_queue.sql import for_connection
+
+    using = queue_database()
+    fast = for_connection(using)
+    if fast is None:
+        return claim_portable(queue_patterns, limit, process_id)
+    jobs = []
+    for pattern in queue_patterns:
+        if len(jobs) >= limit:
+            break
+        # Each pattern's claim commits on its own: nothing spans the patterns but their order.
+        jobs += fast.claim(using, pattern, limit - len(jobs), process_id)
+    return jobs
+
+
+def claim_portable(queue_patterns, limit, process_id):
+    """claim() through the ORM alone, for databases without their own SQL in steady_queue.sql."""
     now = timezone.now()
     not_paused = ~Exists(Pause.objects.filter(queue_name=OuterRef("queue_name")))
     job_ids = []

@@ -14,7 +14,7 @@ from django.utils.json import normalize_json
 
 from steady_queue.arguments import deserialize
 from steady_queue.backend import SteadyQueueBackend
-from steady_queue.models.claimed_execution import fail, finish
+from steady_queue.models.claimed_execution import Success, fail, finish
 from steady_queue.results import build_result, restore_task
 
 from .process import close_thread_connections
@@ -44,8 +44,9 @@ def _printable(text):
 class Execution:
     """One attempt at one job, by one worker process."""
 
-    def __init__(self, job, *, process_id, worker_name, preserve_finished_jobs):
+    def __init__(self, job, *, process_id, worker_name, preserve_finished_jobs, finisher=None):
         self.job = job
+        self.finisher = finisher
         self.process_id = process_id
         self.worker_name = worker_name
         self.preserve = preserve_finished_jobs
@@ -78,11 +79,18 @@ class Execution:
                 # Sent inside the except block, so that Django's own receiver logs the traceback.
                 task_finished.send(sender=SteadyQueueBackend, task_result=result)
         else:
-            if self._record(finish, return_value, preserve=self.preserve):
-                object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
-                object.__setattr__(result, "finished_at", timezone.now())
-                object.__setattr__(result, "_return_value", return_value)
-                task_finished.send(sender=SteadyQueueBackend, task_result=result)
+            if self.finisher is None:
+                self.record_success(return_value, result)
+            else:
+                self.finisher.submit(self, Success(job, self.started_at, timezone.now(), return_value), result)
+
+    def record_success(self, return_value, result):
+        """Record this success on its own (the finisher records many at once)."""
+        if self._record(finish, return_value, preserve=self.preserve):
+            object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
+            object.__setattr__(result, "finished_at", timezone.now())
+            object.__setattr__(result, "_return_value", return_value)
+            task_finished.send(sender=SteadyQueueBackend, task_result=result)
 
     def _running_result(self, task):
         result = build_result(task, self.job, status=TaskResultStatus.RUNNING)

@@ -7,6 +7,7 @@ from django.db import DatabaseError, connections
 from steady_queue.models.ready_execution import claim
 
 from .execution import Execution
+from .finishing import Finisher
 from .pool import Pool
 from .process import RuntimeProcess, close_thread_connections
 
@@ -28,6 +29,7 @@ class Worker(RuntimeProcess):
         return {"queues": list(self.queues), "threads": self.threads, "polling_interval": self.polling_interval}
 
     def main_loop(self):
+        self.finisher = Finisher(self.process.pk, self.name, self.config.preserve_finished_jobs)
         self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up)
         while not self.stopping.is_set():
             idle = self.pool.idle
@@ -69,6 +71,7 @@ class Worker(RuntimeProcess):
                 process_id=self.process.pk,
                 worker_name=self.name,
                 preserve_finished_jobs=self.config.preserve_finished_jobs,
+                finisher=self.finisher,
             ).perform()
         finally:
             # A task may leave its connection broken; the next one starts on a fresh one.

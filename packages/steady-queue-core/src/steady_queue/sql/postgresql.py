@@ -1,0 +1,94 @@
+"""PostgreSQL: single-statement claims and enqueues (data-modifying CTEs), array-bound batches."""
+
+JOB = "steady_queue_job"
+READY = "steady_queue_ready_execution"
+CLAIMED = "steady_queue_claimed_execution"
+PAUSE = "steady_queue_pause"
+
+
+def claim_sql(queue_filter, job_columns):
+    """The claim of one queue pattern: lock, move and read in one statement (one round trip, one commit)."""
+    return f"""
+        WITH picked AS (
+            SELECT job_id FROM {READY} r
+            WHERE {queue_filter} NOT EXISTS (SELECT 1 FROM {PAUSE} p WHERE p.queue_name = r.queue_name)
+            ORDER BY priority DESC, job_id
+            LIMIT %s
+            FOR UPDATE SKIP LOCKED
+        ), moved AS (
+            DELETE FROM {READY} r USING picked WHERE r.job_id = picked.job_id RETURNING r.job_id
+        ), claimed AS (
+            INSERT INTO {CLAIMED} (job_id, process_id, created_at)
+            SELECT job_id, %s, statement_timestamp() FROM moved
+            RETURNING job_id
+        )
+        SELECT {", ".join(f"j.{c}" for c in job_columns)} FROM {JOB} j JOIN claimed c ON c.job_id = j.id
+        ORDER BY j.priority DESC, j.id
+    """
+
+
+def queue_condition(pattern):
+    """SQL and parameters selecting the ready rows of one queue pattern."""
+    if pattern == "*":
+        return "", []
+    if pattern.endswith("*"):
+        return "starts_with(r.queue_name, %s) AND", [pattern[:-1]]
+    return "r.queue_name = %s AND", [pattern]
+
+
+def claim(using, pattern, limit, process_id):
+    """Claim up to ``limit`` ready jobs of one queue pattern; one statement, its own transaction."""
+    from steady_queue.models import Job
+
+    condition, params = queue_condition(pattern)
+    columns = [field.column for field in Job._meta.concrete_fields]
+    return list(Job.objects.using(using).raw(claim_sql(condition, columns), [*params, limit, process_id]))
+
+
+def finish(connection, process_id, worker_name, outcomes, preserve):
+    """Record successful outcomes whose claim is still this process's; return their job ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(finish_sql(preserve), finish_params(process_id, worker_name, outcomes, preserve))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def finish_sql(preserve):
+    if not preserve:
+        return f"""
+            WITH done AS (
+                DELETE FROM {CLAIMED} WHERE process_id = %s AND job_id = ANY(%s) RETURNING job_id
+            )
+            DELETE FROM {JOB} WHERE id IN (SELECT job_id FROM done) RETURNING id
+        """
+    return f"""
+        WITH done AS (
+            DELETE FROM {CLAIMED} WHERE process_id = %s AND job_id = ANY(%s) RETURNING job_id
+        )
+        UPDATE {JOB} AS j SET
+            finished_at = v.finished_at,
+            started_at = COALESCE(j.started_at, v.started_at),
+            last_attempted_at = v.started_at,
+            worker_ids = j.worker_ids || to_jsonb(%s::text),
+            return_value = v.return_value
+        FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
+            AS v(id, started_at, finished_at, return_value)
+        WHERE j.id = v.id AND j.id IN (SELECT job_id FROM done)
+        RETURNING j.id
+    """
+
+
+def finish_params(process_id, worker_name, outcomes, preserve):
+    from psycopg.types.json import Jsonb
+
+    ids = [o.job_id for o in outcomes]
+    if not preserve:
+        return [process_id, ids]
+    return [
+        process_id,
+        ids,
+        worker_name,
+        ids,
+        [o.started_at for o in outcomes],
+        [o.finished_at for o in outcomes],
+        [None if o.return_value is None else Jsonb(o.return_value) for o in outcomes],
+    ]
