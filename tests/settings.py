@@ -5,6 +5,7 @@ STEADY_QUEUE_TEST_SUBPROCESS=1, which points them at the test database, and with
 STEADY_QUEUE_TEST_CONFIG, a JSON object used as settings.STEADY_QUEUE.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -59,7 +60,13 @@ if ENGINE == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
             "NAME": os.environ.get("PGDATABASE", "steady_queue"),
-            "TEST": {"NAME": os.environ.get("STEADY_QUEUE_TEST_DB_NAME", "test_steady_queue")},
+            # One test database per checkout: clones on one machine must not drop each other's.
+            "TEST": {
+                "NAME": os.environ.get(
+                    "STEADY_QUEUE_TEST_DB_NAME",
+                    "test_steady_queue_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8],
+                )
+            },
         }
     }
 elif ENGINE == "sqlite":
