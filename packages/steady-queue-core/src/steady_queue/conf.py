@@ -17,6 +17,7 @@ from django.dispatch import receiver
 WORKER_DEFAULTS = {
     "queues": ["*"],
     "threads": 3,
+    "prefetch": 0,
     "processes": 1,
     "polling_interval": timedelta(seconds=0.1),
 }
@@ -47,6 +48,7 @@ RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "prio
 class WorkerConfig:
     queues: tuple[str, ...]
     threads: int
+    prefetch: int
     processes: int
     polling_interval: timedelta
 
@@ -153,6 +155,7 @@ def _worker(problems, where, entry):
     return WorkerConfig(
         queues=problems.queues(f"{where}['queues']", values["queues"]),
         threads=problems.integer(f"{where}['threads']", values["threads"], minimum=1),
+        prefetch=problems.integer(f"{where}['prefetch']", values["prefetch"], minimum=0),
         processes=problems.integer(f"{where}['processes']", values["processes"], minimum=1),
         polling_interval=problems.duration(f"{where}['polling_interval']", values["polling_interval"]),
     )

@@ -5,6 +5,9 @@ READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
 PAUSE = "steady_queue_pause"
 
+# Whether finish() is a single statement, safe to run outside a transaction.
+SINGLE_STATEMENT_FINISH = True
+
 
 def claim_sql(queue_filter, job_columns):
     """The claim of one queue pattern: lock, move and read in one statement (one round trip, one commit)."""

@@ -10,6 +10,9 @@ READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
 PAUSE = "steady_queue_pause"
 
+# Whether finish() is a single statement, safe to run outside a transaction.
+SINGLE_STATEMENT_FINISH = False
+
 
 def queue_condition(pattern):
     if pattern == "*":

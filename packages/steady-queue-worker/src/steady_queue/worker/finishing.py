@@ -1,12 +1,13 @@
-"""Group commit: successful outcomes are recorded many to a transaction.
+"""Group commit: successful outcomes are recorded many to a transaction, by one thread.
 
-A pool thread whose task returned adds the outcome to a shared list. If no other thread is
-recording at that moment, it records everything pending (looping while more arrives), then goes
-back to work; otherwise it goes straight back. Under load one transaction records dozens of
-tasks; when idle, an outcome is recorded at once.
+Pool threads hand the outcome of a task that returned to the finisher and go back to work. The
+finisher's thread records everything handed to it since its last transaction in one transaction,
+then sends Django's task_finished for each. Under load one transaction records dozens of tasks;
+when idle, an outcome is recorded at once. One thread also means one database connection.
 
 The price: a task that returned but whose outcome was not yet committed when the process died
-is treated like any task of a dead process (failed with ProcessExitError or ProcessPrunedError).
+is treated like any other task of a dead process (failed with ProcessExitError or
+ProcessPrunedError).
 """
 
 import logging
@@ -33,25 +34,47 @@ class Finisher:
         self.worker_name = worker_name
         self.preserve = preserve_finished_jobs
         self._pending = []
-        self._lock = threading.Lock()
-        self._recording = False
+        self._busy = False
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="steady-queue-finisher", daemon=True)
+        self._thread.start()
 
     def submit(self, execution, success, result):
-        with self._lock:
+        with self._changed:
             self._pending.append((execution, success, result))
-            if self._recording:
-                return
-            self._recording = True
-        self._record_pending()
+            self._changed.notify_all()
 
-    def _record_pending(self):
+    def flush(self, timeout=None):
+        """Wait until everything submitted so far is recorded; True if it was in time."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def stop(self, timeout=None):
+        recorded = self.flush(timeout)
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        self._thread.join(timeout)
+        return recorded
+
+    def _run(self):
         while True:
-            with self._lock:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending or self._stopping)
+                if not self._pending:
+                    break
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                if not batch:
-                    self._recording = False
-                    return
-            self._record(batch)
+                self._busy = True
+            try:
+                self._record(batch)
+            except BaseException:
+                logger.exception("Unexpected error recording finished tasks")
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
+        close_thread_connections()
 
     def _record(self, batch):
         attempt = 0

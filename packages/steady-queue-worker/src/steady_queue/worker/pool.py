@@ -1,4 +1,9 @@
-"""A fixed pool of daemon threads that says how many are idle and calls back when one frees up."""
+"""A fixed pool of daemon threads, with room for a few claimed jobs waiting their turn.
+
+``capacity`` says how many more jobs the worker may claim: one per idle thread, plus ``prefetch``
+waiting in line. Jobs still in line have not started; a graceful stop takes them back out with
+``take_waiting()`` so that they return to their queue untouched.
+"""
 
 import logging
 import queue
@@ -8,14 +13,15 @@ logger = logging.getLogger("steady_queue.worker")
 
 
 class Pool:
-    def __init__(self, size, perform, on_idle):
+    def __init__(self, size, perform, on_idle, prefetch=0):
         self.size = size
+        self.prefetch = prefetch
         self._perform = perform
         self._on_idle = on_idle
         self._jobs = queue.SimpleQueue()
-        self._busy = 0
+        self._outstanding = 0  # running plus waiting in line
         self._lock = threading.Lock()
-        self._all_idle = threading.Condition(self._lock)
+        self._all_done = threading.Condition(self._lock)
         # Daemon threads: a process that gave up waiting for a task must still be able to exit.
         self._threads = [
             threading.Thread(target=self._work, name=f"steady-queue-pool-{i}", daemon=True) for i in range(size)
@@ -24,19 +30,42 @@ class Pool:
             thread.start()
 
     @property
-    def idle(self):
+    def capacity(self):
         with self._lock:
-            return self.size - self._busy
+            return self.size + self.prefetch - self._outstanding
+
+    @property
+    def wants_more(self):
+        """Whether to claim now: a thread is idle, and the line (if any) is short enough to refill."""
+        with self._lock:
+            return self._outstanding < self.size or (self.prefetch and self._outstanding <= self.size)
 
     def submit(self, job):
         with self._lock:
-            self._busy += 1
+            self._outstanding += 1
         self._jobs.put(job)
 
+    def take_waiting(self):
+        """Remove and return the jobs that no thread has started."""
+        waiting = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._jobs.put(None)
+                break
+            waiting.append(job)
+        with self._lock:
+            self._outstanding -= len(waiting)
+            self._all_done.notify_all()
+        return waiting
+
     def wait_until_idle(self, timeout):
-        """Wait for running jobs to end, at most ``timeout`` seconds; True if all did."""
-        with self._all_idle:
-            return self._all_idle.wait_for(lambda: self._busy == 0, timeout)
+        """Wait for submitted jobs to end, at most ``timeout`` seconds; True if all did."""
+        with self._all_done:
+            return self._all_done.wait_for(lambda: self._outstanding == 0, timeout)
 
     def stop(self):
         for _ in self._threads:
@@ -51,8 +80,8 @@ class Pool:
                 logger.exception("Unexpected error in a worker thread")
             finally:
                 with self._lock:
-                    was_full = self._busy == self.size
-                    self._busy -= 1
-                    self._all_idle.notify_all()
-                if was_full:
+                    self._outstanding -= 1
+                    refill = self._outstanding <= self.size
+                    self._all_done.notify_all()
+                if refill:
                     self._on_idle()

@@ -4,6 +4,8 @@ import logging
 
 from django.db import DatabaseError, connections
 
+from steady_queue.models import ClaimedExecution
+from steady_queue.models.claimed_execution import release_claims
 from steady_queue.models.ready_execution import claim
 
 from .execution import Execution
@@ -21,24 +23,30 @@ class Worker(RuntimeProcess):
         super().__init__(**kwargs)
         self.queues = worker_config.queues
         self.threads = worker_config.threads
+        self.prefetch = worker_config.prefetch
         self.polling_interval = worker_config.polling_interval.total_seconds()
         self.pool = None
 
     @property
     def metadata(self):
-        return {"queues": list(self.queues), "threads": self.threads, "polling_interval": self.polling_interval}
+        return {
+            "queues": list(self.queues),
+            "threads": self.threads,
+            "prefetch": self.prefetch,
+            "polling_interval": self.polling_interval,
+        }
 
     def main_loop(self):
         self.finisher = Finisher(self.process.pk, self.name, self.config.preserve_finished_jobs)
-        self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up)
+        self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up, prefetch=self.prefetch)
         while not self.stopping.is_set():
-            idle = self.pool.idle
-            if idle == 0:
+            if not self.pool.wants_more:
                 # Woken by the pool the moment a thread frees up.
                 self.sleep(60)
                 continue
+            capacity = self.pool.capacity
             try:
-                jobs = claim(self.queues, idle, self.process.pk)
+                jobs = claim(self.queues, capacity, self.process.pk)
             except DatabaseError as error:
                 logger.warning("Worker %s could not claim tasks: %s", self.name, error)
                 close_thread_connections()
@@ -46,13 +54,21 @@ class Worker(RuntimeProcess):
                 continue
             for job in jobs:
                 self.pool.submit(job)
-            if len(jobs) < idle:
+            if len(jobs) < capacity:
                 # The queues are empty: wait for the next poll (stop() still wakes it at once).
                 self.sleep(self.polling_interval)
 
     def shutdown(self):
         if self.pool is None:
             return True
+        # Jobs waiting in line have not started: they go back to their queue untouched.
+        waiting = self.pool.take_waiting()
+        if waiting:
+            self._retry_database(
+                lambda: release_claims(
+                    ClaimedExecution.objects.filter(process_id=self.process.pk, job_id__in=[j.pk for j in waiting])
+                )
+            )
         timeout = self.config.shutdown_timeout.total_seconds()
         all_done = self.pool.wait_until_idle(timeout)
         if not all_done:
@@ -61,6 +77,8 @@ class Worker(RuntimeProcess):
                 self.name,
                 timeout,
             )
+        # Outcomes of tasks that returned must be recorded before any claim is given back.
+        self.finisher.stop()
         self.pool.stop()
         return all_done
 
