@@ -26,7 +26,8 @@ def test_enqueue_many_accepts_calls_tuples_and_dicts():
 def test_enqueue_many_uses_the_same_statements_for_any_count(count, capture_queries):
     with capture_queries() as queries:
         tasks.add.enqueue_many([(i, i) for i in range(count)])
-    assert len(queries.captured_queries) == 2
+    # One statement on PostgreSQL, two on SQLite (inside a transaction), whatever the count.
+    assert len(queries.captured_queries) == (1 if queries.connection.vendor == "postgresql" else 2)
     assert ReadyExecution.objects.count() == count
 
 

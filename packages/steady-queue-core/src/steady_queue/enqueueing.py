@@ -1,6 +1,6 @@
 """The write side of enqueue: jobs and their first state row, together or not at all."""
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 
 from steady_queue.models import Job, ScheduledExecution
 from steady_queue.models.dispatch import dispatch
@@ -14,6 +14,18 @@ def insert_jobs(jobs, now):
     or three per distinct concurrency key.
     """
     using = router.db_for_write(Job)
+    from steady_queue.sql import for_connection
+
+    fast = for_connection(using)
+    if fast is not None and not any(job.concurrency_key for job in jobs):
+        connection = connections[using]
+        if fast.SINGLE_STATEMENT_FINISH:
+            # PostgreSQL: one statement, a transaction of its own (or part of the caller's).
+            fast.insert_jobs(connection, jobs, now)
+        else:
+            with transaction.atomic(using=using, savepoint=False):
+                fast.insert_jobs(connection, jobs, now)
+        return jobs
     # No savepoint: the inserts either all succeed or the caller's transaction is doomed anyway,
     # and a savepoint would cost two more round trips on every enqueue.
     with transaction.atomic(using=using, savepoint=False):

@@ -4,6 +4,7 @@ JOB = "steady_queue_job"
 READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
 PAUSE = "steady_queue_pause"
+SCHEDULED = "steady_queue_scheduled_execution"
 
 # Whether finish() is a single statement, safe to run outside a transaction.
 SINGLE_STATEMENT_FINISH = True
@@ -95,3 +96,42 @@ def finish_params(process_id, worker_name, outcomes, preserve):
         [o.finished_at for o in outcomes],
         [None if o.return_value is None else Jsonb(o.return_value) for o in outcomes],
     ]
+
+
+def insert_jobs(connection, jobs, now):
+    """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
+
+    One statement whatever the number of jobs; sets each job's id.
+    """
+    from psycopg.types.json import Jsonb
+
+    first = jobs[0]
+    due = first.scheduled_at is None or first.scheduled_at <= now
+    state = (
+        f"INSERT INTO {READY} (job_id, queue_name, priority, created_at) SELECT id, %s, %s, %s FROM j"
+        if due
+        else f"INSERT INTO {SCHEDULED} (job_id, queue_name, priority, created_at, scheduled_at) "
+        f"SELECT id, %s, %s, %s, %s FROM j"
+    )
+    sql = f"""
+        WITH j AS (
+            INSERT INTO {JOB} (task_path, queue_name, priority, backend, arguments, scheduled_at, created_at,
+                               worker_ids, errors)
+            SELECT %s, %s, %s, %s, a, %s, %s, '[]'::jsonb, '[]'::jsonb
+            FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(a, n) ORDER BY n
+            RETURNING id
+        ), state AS ({state})
+        SELECT id FROM j ORDER BY id
+    """
+    params = [
+        first.task_path, first.queue_name, first.priority, first.backend, first.scheduled_at, now,
+        [Jsonb(job.arguments) for job in jobs],
+        first.queue_name, first.priority, now,
+    ]
+    if not due:
+        params.append(first.scheduled_at)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for job, (job_id,) in zip(jobs, cursor.fetchall(), strict=True):
+            job.pk = job_id
+            job._state.adding = False

@@ -9,6 +9,7 @@ JOB = "steady_queue_job"
 READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
 PAUSE = "steady_queue_pause"
+SCHEDULED = "steady_queue_scheduled_execution"
 
 # Whether finish() is a single statement, safe to run outside a transaction.
 SINGLE_STATEMENT_FINISH = False
@@ -101,3 +102,53 @@ def _finish(connection, cursor, process_id, worker_name, outcomes, preserve):
         ],
     )
     return done
+
+
+# SQLite allows 32,766 parameters per statement; stay well below.
+INSERT_CHUNK = 500
+
+
+def insert_jobs(connection, jobs, now):
+    """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
+
+    Two statements per 500 jobs; the caller provides the transaction. Sets each job's id.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    first = jobs[0]
+    due = first.scheduled_at is None or first.scheduled_at <= now
+    created, scheduled = adapt(now), adapt(first.scheduled_at)
+    with connection.cursor() as cursor:
+        for start in range(0, len(jobs), INSERT_CHUNK):
+            chunk = jobs[start : start + INSERT_CHUNK]
+            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, '[]', '[]')"] * len(chunk))
+            params = []
+            for job in chunk:
+                params += [
+                    job.task_path, job.queue_name, job.priority, job.backend, json.dumps(job.arguments),
+                    scheduled, created,
+                ]
+            cursor.execute(
+                f"INSERT INTO {JOB} (task_path, queue_name, priority, backend, arguments, scheduled_at, created_at, "
+                f"worker_ids, errors) VALUES {rows} RETURNING id",
+                params,
+            )
+            ids = sorted(row[0] for row in cursor.fetchall())
+            for job, job_id in zip(chunk, ids, strict=True):
+                job.pk = job_id
+                job._state.adding = False
+            if due:
+                values = ", ".join(["(%s, %s, %s, %s)"] * len(ids))
+                state_params = [v for job_id in ids for v in (job_id, first.queue_name, first.priority, created)]
+                cursor.execute(
+                    f"INSERT INTO {READY} (job_id, queue_name, priority, created_at) VALUES {values}", state_params
+                )
+            else:
+                values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(ids))
+                state_params = [
+                    v for job_id in ids for v in (job_id, first.queue_name, first.priority, created, scheduled)
+                ]
+                cursor.execute(
+                    f"INSERT INTO {SCHEDULED} (job_id, queue_name, priority, created_at, scheduled_at) "
+                    f"VALUES {values}",
+                    state_params,
+                )
