@@ -34,3 +34,8 @@ def dispatch_due(batch_size):
         ScheduledExecution.objects.filter(job_id__in=job_ids).delete()
         dispatch(list(Job.objects.filter(pk__in=job_ids).only(*JOB_FIELDS)), now)
     return len(job_ids)
+
+
+def next_scheduled_at():
+    """When the earliest scheduled job is due, or None."""
+    return ScheduledExecution.objects.order_by("scheduled_at").values_list("scheduled_at", flat=True).first()

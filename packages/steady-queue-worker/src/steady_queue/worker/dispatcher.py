@@ -3,13 +3,15 @@
 import logging
 import time
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.job import clear_finished
-from steady_queue.models.scheduled_execution import dispatch_due
+from steady_queue.db import queue_database
+from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
 
+from .notify import CHANNEL_SCHEDULED, watcher_for
 from .process import RuntimeProcess, close_thread_connections
 
 logger = logging.getLogger("steady_queue.dispatcher")
@@ -37,11 +39,20 @@ class Dispatcher(RuntimeProcess):
         }
 
     def main_loop(self):
+        using = queue_database()
+        # Only PostgreSQL's notifications are worth listening to here: SQLite's change counter
+        # moves with every commit, and the dispatcher knows when the next task is due anyway.
+        watcher = None
+        if connections[using].vendor == "postgresql":
+            watcher = watcher_for(using, CHANNEL_SCHEDULED, self.wake_up, self.stopping)
         while not self.stopping.is_set():
             try:
                 moved = dispatch_due(self.batch_size)
                 self._maintain_concurrency()
                 self._clear_finished_jobs()
+                if moved >= self.batch_size:
+                    continue  # a full batch means more may be due: go again at once
+                next_due = next_scheduled_at()
             except DatabaseError as error:
                 logger.warning("Dispatcher %s: database error: %s", self.name, error)
                 close_thread_connections()
@@ -49,9 +60,16 @@ class Dispatcher(RuntimeProcess):
                 continue
             if moved:
                 logger.debug("Dispatched %d scheduled task(s)", moved)
-            if moved < self.batch_size:
-                # A full batch means more may be due: go again at once.
-                self.sleep(self.polling_interval)
+            wait = watcher.polling_interval(self.polling_interval) if watcher else self.polling_interval
+            if next_due is not None:
+                wait = min(wait, max(0.0, (next_due - timezone.now()).total_seconds()))
+            self.sleep(min(wait, self._seconds_to_upkeep()))
+
+    def _seconds_to_upkeep(self):
+        upcoming = [self._next_clearing]
+        if self.concurrency_maintenance:
+            upcoming.append(self._next_maintenance)
+        return max(0.0, min(upcoming) - time.monotonic())
 
     def _maintain_concurrency(self):
         if not self.concurrency_maintenance or time.monotonic() < self._next_maintenance:

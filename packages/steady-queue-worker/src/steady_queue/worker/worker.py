@@ -4,12 +4,14 @@ import logging
 
 from django.db import DatabaseError, connections
 
+from steady_queue.db import queue_database
 from steady_queue.models import ClaimedExecution
 from steady_queue.models.claimed_execution import release_claims
 from steady_queue.models.ready_execution import claim
 
 from .execution import Execution
 from .finishing import Finisher
+from .notify import CHANNEL_READY, watcher_for
 from .pool import Pool
 from .process import RuntimeProcess, close_thread_connections
 
@@ -39,6 +41,7 @@ class Worker(RuntimeProcess):
     def main_loop(self):
         self.finisher = Finisher(self.process.pk, self.name, self.config.preserve_finished_jobs)
         self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up, prefetch=self.prefetch)
+        watcher = watcher_for(queue_database(), CHANNEL_READY, self.wake_up, self.stopping)
         while not self.stopping.is_set():
             if not self.pool.wants_more:
                 # Woken by the pool the moment a thread frees up.
@@ -55,8 +58,8 @@ class Worker(RuntimeProcess):
             for job in jobs:
                 self.pool.submit(job)
             if len(jobs) < capacity:
-                # The queues are empty: wait for the next poll (stop() still wakes it at once).
-                self.sleep(self.polling_interval)
+                # The queues are empty: wait for a notification or the next poll.
+                self.sleep(watcher.polling_interval(self.polling_interval) if watcher else self.polling_interval)
 
     def shutdown(self):
         if self.pool is None:
