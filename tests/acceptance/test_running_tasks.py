@@ -175,3 +175,20 @@ def test_the_runtime_clears_old_finished_tasks_itself(start_supervisor):
     assert Job.objects.filter(pk=recent.id).exists()
     supervisor.send(15)
     assert supervisor.wait() == 0
+
+
+def test_an_idle_worker_is_woken_by_the_enqueue_not_by_polling(start_supervisor):
+    """With a 60 s polling interval, only a notification can start the task within seconds."""
+    slow_polling = {"workers": [{"polling_interval": 60}], "dispatchers": [{"polling_interval": 60}]}
+    supervisor = start_supervisor(slow_polling)
+    wait_for(lambda: Process.objects.filter(kind="worker").exists(), message="a worker")
+    wait_for(lambda: "Started worker" in supervisor.output, message="the worker's first poll")
+    import time
+
+    time.sleep(1.0)  # the worker is now asleep in its long poll
+    result = tasks.record.enqueue("woken")
+    wait_for(finished(result), timeout=10, message="the task to run on a notification")
+    delayed = tasks.record.using(run_after=timedelta(seconds=1)).enqueue("scheduled")
+    wait_for(finished(delayed), timeout=10, message="the scheduled task to run on time")
+    supervisor.send(15)
+    assert supervisor.wait() == 0

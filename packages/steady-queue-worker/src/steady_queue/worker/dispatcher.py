@@ -3,7 +3,7 @@
 import logging
 import time
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from django.utils import timezone
 
 from steady_queue.models.dispatch import maintain_concurrency
@@ -39,20 +39,23 @@ class Dispatcher(RuntimeProcess):
         }
 
     def main_loop(self):
-        using = queue_database()
-        # Only PostgreSQL's notifications are worth listening to here: SQLite's change counter
-        # moves with every commit, and the dispatcher knows when the next task is due anyway.
-        watcher = None
-        if connections[using].vendor == "postgresql":
-            watcher = watcher_for(using, CHANNEL_SCHEDULED, self.wake_up, self.stopping)
+        # On SQLite the change counter moves with every commit: look at most every 50 ms, and
+        # only read (the next due time) before taking the write lock.
+        watcher = watcher_for(
+            queue_database(), CHANNEL_SCHEDULED, self.wake_up, self.stopping, sqlite_check_every=0.05
+        )
         while not self.stopping.is_set():
             try:
-                moved = dispatch_due(self.batch_size)
+                next_due = next_scheduled_at()
+                moved = 0
+                if next_due is not None and next_due <= timezone.now():
+                    moved = dispatch_due(self.batch_size)
                 self._maintain_concurrency()
                 self._clear_finished_jobs()
                 if moved >= self.batch_size:
                     continue  # a full batch means more may be due: go again at once
-                next_due = next_scheduled_at()
+                if moved:
+                    next_due = next_scheduled_at()
             except DatabaseError as error:
                 logger.warning("Dispatcher %s: database error: %s", self.name, error)
                 close_thread_connections()

@@ -21,8 +21,9 @@ SQLITE_CHECK_EVERY = 0.005
 
 
 class Watcher:
-    def __init__(self, using, channel, wake_up, stopping):
+    def __init__(self, using, channel, wake_up, stopping, check_every=SQLITE_CHECK_EVERY):
         self.using = using
+        self.check_every = check_every
         self.channel = channel
         self.wake_up = wake_up
         self.stopping = stopping
@@ -84,7 +85,7 @@ class SQLiteWatcher(Watcher):
         try:
             last = raw.execute("PRAGMA data_version").fetchone()[0]
             self.healthy.set()
-            while not self.stopping.wait(SQLITE_CHECK_EVERY):
+            while not self.stopping.wait(self.check_every):
                 version = raw.execute("PRAGMA data_version").fetchone()[0]
                 if version != last:
                     last = version
@@ -93,11 +94,11 @@ class SQLiteWatcher(Watcher):
             raw.close()
 
 
-def watcher_for(using, channel, wake_up, stopping):
+def watcher_for(using, channel, wake_up, stopping, sqlite_check_every=SQLITE_CHECK_EVERY):
     """The watcher that suits the database, started; None where there is none (or for in-memory SQLite)."""
     connection = connections[using]
     if connection.vendor == "postgresql":
         return PostgresWatcher(using, channel, wake_up, stopping).start()
     if connection.vendor == "sqlite" and not connection.is_in_memory_db():
-        return SQLiteWatcher(using, channel, wake_up, stopping).start()
+        return SQLiteWatcher(using, channel, wake_up, stopping, sqlite_check_every).start()
     return None
