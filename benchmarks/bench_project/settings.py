@@ -1,34 +1,71 @@
-"""Settings for the benchmarks. BENCH_DB: sqlite (default) or postgres; BENCH_CONFIG: STEADY_QUEUE as JSON."""
+"""One Django project for every library under test; BENCH_LIBRARY picks which one is installed.
+
+BENCH_DB: sqlite or postgres. BENCH_SQLITE: the SQLite file. BENCH_PG: host:port:dbname.
+BENCH_CONFIG: Steady Queue's STEADY_QUEUE as JSON (workers, threads...).
+"""
 
 import json
 import os
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+LIBRARY = os.environ.get("BENCH_LIBRARY", "steady-queue")
 SECRET_KEY = "benchmarks"
 USE_TZ = True
 TIME_ZONE = "UTC"
-INSTALLED_APPS = ["steady_queue", "bench_project"]
+DEBUG = False
 
 if os.environ.get("BENCH_DB", "sqlite") == "postgres":
+    host, port, name = os.environ.get("BENCH_PG", "127.0.0.1:5432:steady_queue_bench").split(":")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-            "PORT": os.environ.get("PGPORT", "5432"),
+            "HOST": host,
+            "PORT": port,
+            "NAME": name,
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
-            "NAME": os.environ.get("BENCH_PGDATABASE", "steady_queue_bench"),
         }
     }
 else:
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("BENCH_SQLITE", str(BASE_DIR / "bench.sqlite3")),
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("BENCH_SQLITE", "/tmp/bench.sqlite3")}
     }
 
-TASKS = {"default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": []}}
-STEADY_QUEUE = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
-LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"steady_queue": {"level": "WARNING"}}}
+if LIBRARY == "django-tasks-db":
+    INSTALLED_APPS = ["django_tasks_db", "bench_project"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+elif LIBRARY == "steady-queue-0.3.0":
+    INSTALLED_APPS = ["steady_queue", "bench_project"]
+    TASKS = {"default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": []}}
+    from datetime import timedelta
+
+    from steady_queue.configuration import Configuration
+
+    _config = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+    _worker = (_config.get("workers") or [{}])[0]
+    STEADY_QUEUE = Configuration.Options(
+        workers=[
+            Configuration.Worker(
+                threads=_worker.get("threads", 3),
+                processes=_worker.get("processes", 1),
+                polling_interval=timedelta(seconds=_worker.get("polling_interval", 0.1)),
+            )
+        ],
+        dispatchers=[Configuration.Dispatcher()],
+        recurring_tasks=[],
+    )
+else:
+    INSTALLED_APPS = ["steady_queue", "bench_project"]
+    TASKS = {"default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": []}}
+    STEADY_QUEUE = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"null": {"class": "logging.NullHandler"}},
+    "loggers": {
+        "steady_queue": {"handlers": ["null"], "level": "WARNING", "propagate": False},
+        "django_tasks": {"handlers": ["null"], "level": "WARNING", "propagate": False},
+        "django_tasks_db": {"handlers": ["null"], "level": "WARNING", "propagate": False},
+        "django.tasks": {"handlers": ["null"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,6 +1,9 @@
-from django.tasks import task
+"""The benchmark's tasks: the same code for every library (they all implement django.tasks)."""
 
-from steady_queue.concurrency import limits_concurrency
+import os
+import time
+
+from django.tasks import task
 
 
 @task()
@@ -8,7 +11,14 @@ def noop(n):
     return None
 
 
-@limits_concurrency(key=lambda n, key: key, to=1)
 @task()
-def limited_noop(n, key):
-    return None
+def sleep_50ms(n):
+    time.sleep(0.05)
+
+
+@task()
+def probe(token):
+    """Record when the task started, for the enqueue-to-start latency."""
+    started = time.time()
+    with open(os.environ["BENCH_PROBE_FILE"], "a") as log:
+        log.write(f"{token} {started}\n")

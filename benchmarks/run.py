@@ -1,0 +1,173 @@
+"""Steady Queue beside steady-queue 0.3.0 and django-tasks-db 0.13.0, on PostgreSQL and SQLite.
+
+    python benchmarks/run.py [--quick] [--runs 3] [--only steady-queue,...]
+
+The peers are installed from PyPI into their own virtual environments under benchmarks/.venvs
+(they share import names with Steady Queue, so never into the project's environment). Every
+library runs the same tasks, the same numbers of tasks and processes, and the same database
+server and settings. Prints one table of figures (medians of --runs runs) and ratios, and the
+machine and versions they were measured on. See docs/benchmarks.rst.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import pgcluster  # noqa: E402
+
+PEERS = {
+    "steady-queue-0.3.0": ["steady-queue==0.3.0"],
+    "django-tasks-db": ["django-tasks-db==0.13.0"],
+}
+COMMON = ["django>=6.1,<6.2", "psycopg[binary]>=3.2"]
+TUNED = {"threads": 3, "prefetch": 100}
+
+DRAIN = {"n": 5000, "timeout": 60}
+
+# (label, scenario, database, harness arguments, field, target, better)
+ROWS = [
+    # A drain is measured over the time its tasks take to run (start-up excluded), for 60 s at most.
+    ("drain, PostgreSQL, 2 worker processes (tasks/s)", "drain", "postgres", DRAIN, "per_second", 6000, "high"),
+    ("drain, SQLite, 2 worker processes (tasks/s)", "drain", "sqlite", DRAIN, "per_second", 6000, "high"),
+    ("worker CPU per task, PostgreSQL (ms)", "drain", "postgres", DRAIN, "cpu_ms_per_task", 0.15, "low"),
+    ("enqueue one at a time, PostgreSQL (/s)", "enqueue_single", "postgres", {"n": 2000}, "per_second", 1500, "high"),
+    ("enqueue one at a time, SQLite (/s)", "enqueue_single", "sqlite", {"n": 2000}, "per_second", 3400, "high"),
+    ("bulk enqueue, PostgreSQL (/s)", "enqueue_bulk", "postgres", {"n": 20000}, "per_second", 20000, "high"),
+    ("enqueue->start p50, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p50_ms", 10, "low"),
+    ("enqueue->start p99, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p99_ms", 50, "low"),
+    ("enqueue->start p50, SQLite, idle worker (ms)", "latency", "sqlite", {"n": 200}, "p50_ms", 30, "low"),
+    ("SQL statements/s from an idle host, PostgreSQL", "idle", "postgres", {"seconds": 20}, "per_second", 2, "low"),
+    ("50 ms tasks, 2 processes x 10 threads (tasks/s)", "sleep", "postgres", {"n": 1000, "threads": 10, "timeout": 60},
+     "per_second", 360, "high"),
+]
+QUICK = {"n": 0.2, "seconds": 0.5}
+
+
+def python_for(library, rebuild=False):
+    if library.startswith("steady-queue") and library != "steady-queue-0.3.0":
+        return sys.executable
+    venv = HERE / ".venvs" / library
+    python = venv / "bin" / "python"
+    if rebuild or not python.exists():
+        print(f"installing {library} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS[library], *COMMON], check=True)
+    return str(python)
+
+
+def measure(library, config, scenario, database, arguments, pg_address, quick):
+    env = {**os.environ, "BENCH_LIBRARY": "steady-queue" if library.startswith("steady-queue (") else library,
+           "BENCH_DB": database, "PYTHONWARNINGS": "ignore"}
+    name = library.split(" ")[0].replace("-", "_").replace(".", "_")
+    env["BENCH_PG"] = f"{pg_address}:bench_{name}"
+    env["BENCH_SQLITE"] = f"/tmp/bench_{name}.sqlite3"
+    args = []
+    for key, value in {**config, **arguments}.items():
+        if quick and key in QUICK:
+            value = type(value)(max(1, value * QUICK[key]))
+        args += [f"--{key}", str(value)]
+    completed = subprocess.run(
+        [python_for(env["BENCH_LIBRARY"]), str(HERE / "harness.py"), scenario, *args],
+        capture_output=True, text=True, env=env, cwd=HERE, timeout=1800,
+    )
+    if completed.returncode != 0:
+        return {"error": completed.stderr.strip().splitlines()[-1] if completed.stderr else "failed"}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def versions(library):
+    code = ("import importlib.metadata as m, django; "
+            "print(m.version({!r}), django.get_version())".format(
+                {"steady-queue-0.3.0": "steady-queue", "django-tasks-db": "django-tasks-db"}.get(library,
+                                                                                              "steady-queue-core")))
+    out = subprocess.run([python_for(library), "-c", code], capture_output=True, text=True).stdout.split()
+    return out if len(out) == 2 else ["?", "?"]
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    memory = next((line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")), "0")
+    return f"{os.cpu_count()} cores ({cpu}), {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
+
+
+def fmt(value, field):
+    if value is None:
+        return "n/a"
+    if field in ("cpu_ms_per_task", "p50_ms", "p99_ms") or value < 10:
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer tasks and one run: a smoke test, not figures")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated libraries: steady-queue,steady-queue-0.3.0,django-tasks-db")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    options = parser.parse_args()
+    runs = 1 if options.quick else options.runs
+
+    pg_address, pg_version = pgcluster.start()
+    columns = [("steady-queue-0.3.0", {}), ("django-tasks-db", {}),
+               ("steady-queue (defaults)", {}), ("steady-queue (tuned)", TUNED)]
+    if options.only:
+        wanted = options.only.split(",")
+        columns = [c for c in columns if c[0].split(" ")[0] in wanted]
+    results, cache = {}, {}
+    started = time.monotonic()
+    for label, scenario, database, arguments, field, target, better in ROWS:
+        for library, config in columns:
+            key = (library, scenario, database, json.dumps(arguments, sort_keys=True))
+            if key not in cache:
+                samples = [measure(library, config, scenario, database, arguments, pg_address, options.quick)
+                           for _ in range(runs)]
+                cache[key] = samples
+                print(f"  {library:<26} {scenario:<15} {database:<8} {samples}", file=sys.stderr, flush=True)
+            values = [s.get(field) for s in cache[key] if s.get(field) is not None]
+            results[(label, library)] = statistics.median(values) if values else None
+
+    print(f"\nSteady Queue benchmark ({'quick smoke run' if options.quick else f'medians of {runs} runs'}, "
+          f"{time.monotonic() - started:.0f} s)")
+    print(f"machine: {machine()}")
+    print(f"PostgreSQL {pg_version} (private server, default settings + pg_stat_statements); "
+          f"SQLite {sqlite3.sqlite_version} (Django's default settings, rollback journal)")
+    for library, _ in columns:
+        library_version, django_version = versions(library.split(" ")[0])
+        print(f"{library}: {library_version}, Django {django_version}")
+    print(f"Steady Queue tuned = {TUNED}; every library: 2 worker processes, polling 0.1 s\n")
+    header = ["workload", *[c[0] for c in columns], "target", "met", "vs best peer"]
+    lines = [header]
+    for label, _scenario, _db, _args, _field, target, better in ROWS:
+        row = [label] + [fmt(results.get((label, c[0])), _field) for c in columns]
+        ours = [results.get((label, c[0])) for c in columns if c[0].startswith("steady-queue (")]
+        peers = [results.get((label, c[0])) for c in columns if not c[0].startswith("steady-queue (")]
+        ours = [v for v in ours if v is not None]
+        peers = [v for v in peers if v is not None]
+        best = (max if better == "high" else min)(ours) if ours else None
+        met = best is not None and (best >= target if better == "high" else best <= target)
+        best_peer = (max if better == "high" else min)(peers) if peers else None
+        ratio = "n/a"
+        if best and best_peer:
+            ratio = f"{best / best_peer:.1f}x" if better == "high" else f"{best_peer / best:.1f}x"
+        lines.append(row + [("≥ " if better == "high" else "≤ ") + fmt(target, _field), "yes" if met else "NO", ratio])
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    for index, line in enumerate(lines):
+        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(line)))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+    if options.json:
+        options.json.write_text(json.dumps({f"{k[0]} | {k[1]}": v for k, v in results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
