@@ -21,3 +21,25 @@ def test_claim_indexes_sort_priority_descending():
     assert poll_all["orders"] == ["DESC", "ASC"]
     assert constraints["sq_ready_poll_queue"]["columns"] == ["queue_name", "priority", "job_id"]
     assert constraints["sq_ready_poll_queue"]["orders"] == ["ASC", "DESC", "ASC"]
+
+
+@pytest.mark.django_db
+def test_the_claim_reads_the_ready_index_in_order_without_sorting():
+    """EXPLAIN on PostgreSQL: the claim walks sq_ready_poll_all under its LIMIT, no Sort node below it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are PostgreSQL's")
+    from steady_queue.sql.postgresql import claim_sql, queue_condition
+    from tests.testapp import tasks
+
+    tasks.add.enqueue_many([(i, i) for i in range(2000)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE steady_queue_ready_execution")
+        for pattern, index in (("*", "sq_ready_poll_all"), ("default", "sq_ready_poll_queue")):
+            condition, params = queue_condition(pattern)
+            cursor.execute("EXPLAIN " + claim_sql(condition, ["id"]), [*params, 10, 1])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            picked = plan.split("CTE picked", 1)[1].split("CTE moved", 1)[0]
+            assert f"Index Scan using {index}" in picked, plan
+            assert "Sort" not in picked, plan

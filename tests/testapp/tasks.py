@@ -146,3 +146,18 @@ def return_nul():
 @task()
 def fail_with_nul():
     raise ValueError("bad\x00value")
+
+
+@task()
+def chaos_work(label, seconds=0.0, fail=False):
+    """A task of the chaos suite: records its run, works for a while, maybe fails on purpose."""
+    record.func(label, seconds)
+    if fail:
+        raise ValueError(f"{label} fails on purpose")
+    return label
+
+
+@limits_concurrency(key=lambda key, label, seconds=0.0: key, to=1, duration=120)
+@task()
+def chaos_limited(key, label, seconds=0.0):
+    return record.func(f"{key}:{label}", seconds)

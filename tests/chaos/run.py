@@ -1,0 +1,386 @@
+"""The chaos suite: real supervisors killed, restarted and starved, and every task accounted for.
+
+    python tests/chaos/run.py [--db sqlite|postgres|both] [--quick]
+
+Prints one table of figures per scenario and database, and exits non-zero when a target is missed
+(a task missing, stuck, run twice when it must not, a limit exceeded, a tick enqueued twice...).
+``--quick`` is the subset CI runs. See docs/reliability.rst.
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGE = ROOT / "tests" / "manage.py"
+CONFIG = {
+    "process_heartbeat_interval": 1,
+    "process_alive_threshold": 4,
+    "shutdown_timeout": 2,
+    "workers": [{"processes": 2, "threads": 4, "polling_interval": 0.1}],
+    "dispatchers": [{"polling_interval": 0.2, "concurrency_maintenance_interval": 2}],
+}
+
+
+def configure(database):
+    os.environ["STEADY_QUEUE_TEST_DB"] = database
+    os.environ["STEADY_QUEUE_TEST_SUBPROCESS"] = "1"
+    os.environ["STEADY_QUEUE_TEST_DB_NAME"] = "chaos.sqlite3" if database == "sqlite" else "steady_queue_chaos"
+    os.environ["STEADY_QUEUE_TEST_CONFIG"] = json.dumps(CONFIG)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def reset_database():
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    connections.close_all()
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(str(database["NAME"]) + suffix).unlink(missing_ok=True)
+    else:
+        import psycopg
+
+        with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
+                             password=database["PASSWORD"], dbname="postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database['NAME']} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {database['NAME']}")
+    call_command("migrate", verbosity=0)
+
+
+class Supervisor:
+    def __init__(self, log_dir, config=None, env=None):
+        self.log = open(Path(log_dir) / f"supervisor-{time.monotonic_ns()}.log", "w")
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        if config:
+            environment["STEADY_QUEUE_TEST_CONFIG"] = json.dumps({**CONFIG, **config})
+        self.popen = subprocess.Popen([sys.executable, str(MANAGE), "steady_queue"], stdout=self.log,
+                                      stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, signum=signal.SIGTERM, timeout=60):
+        if self.alive():
+            self.popen.send_signal(signum)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self.log.close()
+
+    def kill_group(self):
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+
+
+def unfinished_count():
+    from django.db import connections
+
+    from steady_queue.models import BlockedExecution, ClaimedExecution, ReadyExecution, ScheduledExecution
+
+    count = sum(m.objects.count() for m in (ReadyExecution, ClaimedExecution, ScheduledExecution, BlockedExecution))
+    connections.close_all()
+    return count
+
+
+def wait_until(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def account(results):
+    """Where every enqueued task ended: the figures of a run."""
+    from django.tasks import default_task_backend
+    from django.tasks.exceptions import TaskResultDoesNotExist
+
+    from steady_queue.exceptions import ProcessLostError
+    from tests.testapp.models import TaskRun
+
+    figures = Counter()
+    for result in results:
+        try:
+            outcome = default_task_backend.get_result(result.id)
+        except TaskResultDoesNotExist:
+            figures["missing"] += 1
+            continue
+        if outcome.status == "SUCCESSFUL":
+            figures["succeeded"] += 1
+        elif outcome.status == "FAILED":
+            lost = any(issubclass(e.exception_class, ProcessLostError) for e in outcome.errors[-1:])
+            figures["failed: process died" if lost else "failed on purpose"] += 1
+        else:
+            figures[f"still {outcome.status}"] += 1
+    finished = Counter(TaskRun.objects.filter(finished_at__isnull=False).values_list("label", flat=True))
+    figures["finished more than once"] = sum(1 for n in finished.values() if n > 1)
+    return figures
+
+
+def max_overlap_per_key():
+    from django.utils import timezone
+
+    from steady_queue.models import Job
+    from tests.testapp.models import TaskRun
+
+    ends = {}
+    for job in Job.objects.filter(task_path__endswith="chaos_limited"):
+        key, label = job.arguments["args"][0], job.arguments["args"][1]
+        ends[f"{key}:{label}"] = job.finished_at
+    intervals = defaultdict(list)
+    for label, started, finished in TaskRun.objects.values_list("label", "started_at", "finished_at"):
+        if label in ends:
+            # A run cut short by a kill ends, at the latest, when its failure was recorded.
+            intervals[label.split(":")[0]].append((started, finished or ends[label] or timezone.now()))
+    peaks = {}
+    for key, spans in intervals.items():
+        events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda e: (e[0], e[1]))
+        running = peak = 0
+        for _, delta in events:
+            running += delta
+            peak = max(peak, running)
+        peaks[key] = peak
+    return max(peaks.values()) if peaks else 0
+
+
+def scenario_kills(log_dir, quick):
+    """Scenarios 1 and 4: random SIGKILLs of workers and supervisors while tasks (some limited) run."""
+    from steady_queue.models import Process
+    from tests.testapp import tasks
+
+    reset_database()
+    n, chaos_seconds = (600, 12) if quick else (10000, 60)
+    rng = random.Random(7)
+    plain = [(f"t{i}", round(rng.uniform(0, 0.05), 3), rng.random() < 0.05) for i in range(int(n * 0.85))]
+    limited = [(f"k{i % 5}", f"l{i}", 0.01) for i in range(n - len(plain))]
+    results = tasks.chaos_work.enqueue_many(plain) + tasks.chaos_limited.enqueue_many(limited)
+    supervisors = [Supervisor(log_dir), Supervisor(log_dir)]
+    kills = Counter()
+    deadline = time.monotonic() + chaos_seconds
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(1.5, 3.0))
+        if rng.random() < 0.7:
+            workers = list(Process.objects.filter(kind="worker").values_list("pid", flat=True))
+            if workers:
+                try:
+                    os.kill(rng.choice(workers), signal.SIGKILL)
+                    kills["worker"] += 1
+                except ProcessLookupError:
+                    pass
+        else:
+            victim = rng.choice([s for s in supervisors if s.alive()])
+            victim.popen.send_signal(signal.SIGKILL)
+            victim.popen.wait()
+            kills["supervisor"] += 1
+            supervisors.append(Supervisor(log_dir))
+    drained = wait_until(lambda: unfinished_count() == 0, 180 if not quick else 90)
+    for supervisor in supervisors:
+        supervisor.stop()
+    figures = account(results)
+    figures["workers killed"], figures["supervisors killed"] = kills["worker"], kills["supervisor"]
+    figures["drained"] = drained
+    figures["max overlap, limit 1"] = max_overlap_per_key()
+    return figures
+
+
+def scenario_database_outage(log_dir, quick):
+    """Scenario 2 (PostgreSQL): connections terminated and the server restarted mid-run."""
+    from django.db import connection, connections
+
+    from tests.testapp import tasks
+
+    reset_database()
+    n = 1000 if quick else 5000
+    results = tasks.chaos_work.enqueue_many([(f"o{i}", 0.01) for i in range(n)])
+    supervisor = Supervisor(log_dir)
+    time.sleep(2)
+    name = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        terminated = cursor.fetchone()[0]
+    connections.close_all()
+    time.sleep(2)
+    version = sorted(Path("/usr/lib/postgresql").iterdir(), key=lambda p: int(p.name))[-1].name
+    restarted = subprocess.run(["pg_ctlcluster", version, "main", "restart"], capture_output=True).returncode == 0
+    drained = wait_until(lambda: _safe(unfinished_count) == 0, 120)
+    still_running = supervisor.alive()
+    supervisor.stop()
+    figures = account(results)
+    figures.update({"connections terminated": terminated, "server restarted": restarted, "drained": drained,
+                    "supervisor still running": still_running})
+    return figures
+
+
+def _safe(function):
+    try:
+        return function()
+    except Exception:
+        from django.db import connections
+
+        connections.close_all()
+        return -1
+
+
+def scenario_sqlite_contention(log_dir, quick):
+    """Scenario 3 (SQLite): 2 processes x 4 threads and a process enqueueing all the while."""
+    from tests.testapp import tasks
+
+    reset_database()
+    n = 500 if quick else 3000
+    results = list(tasks.chaos_work.enqueue_many([(f"s{i}",) for i in range(n)]))
+    supervisor = Supervisor(log_dir)
+    errors = []
+
+    def enqueue_more():
+        for i in range(n // 2):
+            try:
+                results.append(tasks.chaos_work.enqueue(f"e{i}"))
+            except Exception as error:  # what a web request would see
+                errors.append(repr(error))
+
+    enqueuer = threading.Thread(target=enqueue_more)
+    enqueuer.start()
+    enqueuer.join()
+    drained = wait_until(lambda: unfinished_count() == 0, 120)
+    supervisor.stop()
+    log_text = Path(supervisor.log.name).read_text()
+    figures = account(results)
+    figures.update({"drained": drained, "enqueue errors": len(errors),
+                    "'database is locked' in logs": log_text.lower().count("database is locked")})
+    return figures
+
+
+def scenario_recurring(log_dir, quick):
+    """Scenario 5: three schedulers on every-second ticks, supervisors killed along the way."""
+    from steady_queue.models import Job, RecurringExecution
+
+    reset_database()
+    seconds = 15 if quick else 300
+    env = {"STEADY_QUEUE_TEST_RECURRING_APP": "1"}
+    supervisors = [Supervisor(log_dir, {"workers": []}, env) for _ in range(3)]
+    rng = random.Random(11)
+    deadline = time.monotonic() + seconds
+    kills = 0
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(2, 5))
+        victim = rng.choice([s for s in supervisors if s.alive()])
+        victim.kill_group()
+        kills += 1
+        supervisors.append(Supervisor(log_dir, {"workers": []}, env))
+    for supervisor in supervisors:
+        supervisor.stop()
+    ticks = Counter(RecurringExecution.objects.values_list("task_key", "run_at"))
+    jobs = Counter(Job.objects.values_list("task_path", "arguments", "scheduled_at"))
+    return Counter({"ticks enqueued": len(ticks), "ticks enqueued twice": sum(1 for v in ticks.values() if v > 1),
+                    "duplicate jobs": sum(v - 1 for v in jobs.values()), "supervisors killed": kills})
+
+
+def scenario_graceful_stop(log_dir, quick):
+    """Scenario 6: SIGTERM while tasks run; then a new supervisor finishes the rest."""
+    from tests.testapp import tasks
+
+    reset_database()
+    n = 200 if quick else 1000
+    results = tasks.chaos_work.enqueue_many([(f"g{i}", 0.2) for i in range(n)])
+    first = Supervisor(log_dir, {"shutdown_timeout": 5})
+    time.sleep(3)
+    first.stop(signal.SIGTERM)
+    second = Supervisor(log_dir)
+    drained = wait_until(lambda: unfinished_count() == 0, 120)
+    second.stop()
+    figures = account(results)
+    figures["drained"] = drained
+    return figures
+
+
+def scenario_bad_input(log_dir, quick):
+    """Scenario 7: the bad-input catalogue (tests/integration/test_bad_input.py)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/integration/test_bad_input.py")],
+        capture_output=True, text=True, cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k not in ("STEADY_QUEUE_TEST_SUBPROCESS", "STEADY_QUEUE_TEST_DB_NAME")},
+    )
+    last = completed.stdout.strip().splitlines()[-1]
+    passed = int(last.split(" passed")[0].split()[-1]) if " passed" in last else 0
+    return Counter({"cases passed": passed, "cases failed": 0 if completed.returncode == 0 else 1})
+
+
+SCENARIOS = [
+    ("1+4. kills under load", scenario_kills, {"sqlite", "postgresql"},
+     {"missing": 0, "still RUNNING": 0, "still READY": 0, "finished more than once": 0, "max overlap, limit 1": 1,
+      "drained": True}),
+    ("2. database outage", scenario_database_outage, {"postgresql"},
+     {"missing": 0, "still RUNNING": 0, "drained": True, "supervisor still running": True}),
+    ("3. SQLite contention", scenario_sqlite_contention, {"sqlite"},
+     {"missing": 0, "enqueue errors": 0, "'database is locked' in logs": 0, "drained": True}),
+    ("5. recurring under kills", scenario_recurring, {"sqlite", "postgresql"},
+     {"ticks enqueued twice": 0, "duplicate jobs": 0}),
+    ("6. graceful stop under load", scenario_graceful_stop, {"sqlite", "postgresql"},
+     {"missing": 0, "finished more than once": 0, "failed: process died": 0, "drained": True}),
+    ("7. bad input catalogue", scenario_bad_input, {"sqlite", "postgresql"}, {"cases failed": 0}),
+]
+
+
+def check(figures, targets):
+    missed = []
+    for name, wanted in targets.items():
+        value = figures.get(name, 0 if not isinstance(wanted, bool) else False)
+        ok = value == wanted if isinstance(wanted, bool) else value <= wanted
+        if not ok:
+            missed.append(f"{name} = {value} (target {'' if isinstance(wanted, bool) else '≤ '}{wanted})")
+    return missed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="comma-separated scenario numbers")
+    options = parser.parse_args()
+    configure(options.db)
+    from django.db import connection
+
+    log_dir = ROOT / ".test-dbs" / f"chaos-logs-{options.db}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    failures = []
+    print(f"Chaos suite on {connection.vendor}{' (quick)' if options.quick else ''}")
+    for title, scenario, vendors, targets in SCENARIOS:
+        if connection.vendor not in vendors or (options.only and title.split(".")[0] not in options.only.split(",")):
+            continue
+        started = time.monotonic()
+        figures = scenario(log_dir, options.quick)
+        missed = check(figures, targets)
+        failures += [f"{title}: {m}" for m in missed]
+        print(f"\n{title} ({time.monotonic() - started:.0f} s) {'OK' if not missed else 'TARGET MISSED'}")
+        for name, value in sorted(figures.items()):
+            print(f"  {name:<32} {value}")
+    print("\nAll targets met." if not failures else "\nTargets missed:\n  " + "\n  ".join(failures))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
