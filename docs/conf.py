@@ -27,7 +27,7 @@ release = version = __import__("steady_queue").__version__
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
 autodoc_member_order = "bysource"
 intersphinx_mapping = {}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "example"]
 html_theme = "alabaster"
 html_static_path = []
 nitpicky = False

@@ -1,8 +1,8 @@
 """Steady Queue beside steady-queue 0.3.0 and django-tasks-db 0.13.0, on PostgreSQL and SQLite.
 
-    python benchmarks/run.py [--quick] [--runs 3] [--only steady-queue,...]
+    python tests/benchmarks/run.py [--quick] [--runs 3] [--only steady-queue,...]
 
-The peers are installed from PyPI into their own virtual environments under benchmarks/.venvs
+The peers are installed from PyPI into their own virtual environments under tests/benchmarks/.venvs
 (they share import names with Steady Queue, so never into the project's environment). Every
 library runs the same tasks, the same numbers of tasks and processes, and the same database
 server and settings. Prints one table of figures (medians of --runs runs) and ratios, and the

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management import call_command
+from django.db import connections
 from django.core.management.base import BaseCommand
 from django.tasks import default_task_backend
 from django.utils import timezone
@@ -26,6 +30,11 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=30, help="Give up after this many seconds.")
 
     def handle(self, *args, timeout, **options):
+        # A fresh database each time: the demo shows a run from scratch.
+        connections.close_all()
+        database = Path(settings.DATABASES["default"]["NAME"])
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
         call_command("migrate", verbosity=0)
         self.stdout.write(self.style.MIGRATE_HEADING("Enqueueing tasks"))
         results = self.enqueue()
