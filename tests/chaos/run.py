@@ -130,7 +130,7 @@ def account(results):
             figures["succeeded"] += 1
         elif outcome.status == "FAILED":
             lost = any(issubclass(e.exception_class, ProcessLostError) for e in outcome.errors[-1:])
-            figures["failed: process died" if lost else "failed on purpose"] += 1
+            figures["failed: process died" if lost else "failed: the task raised"] += 1
         else:
             figures[f"still {outcome.status}"] += 1
     finished = Counter(TaskRun.objects.filter(finished_at__isnull=False).values_list("label", flat=True))
@@ -294,7 +294,10 @@ def scenario_recurring(log_dir, quick):
     for supervisor in supervisors:
         supervisor.stop()
     ticks = Counter(RecurringExecution.objects.values_list("task_key", "run_at"))
-    jobs = Counter(Job.objects.values_list("task_path", "arguments", "scheduled_at"))
+    jobs = Counter(
+        (path, json.dumps(arguments, sort_keys=True), at)
+        for path, arguments, at in Job.objects.values_list("task_path", "arguments", "scheduled_at")
+    )
     return Counter({"ticks enqueued": len(ticks), "ticks enqueued twice": sum(1 for v in ticks.values() if v > 1),
                     "duplicate jobs": sum(v - 1 for v in jobs.values()), "supervisors killed": kills})
 
