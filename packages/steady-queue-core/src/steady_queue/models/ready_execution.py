@@ -30,11 +30,12 @@ class ReadyExecution(QueuedExecution):
 
 
 @retry_on_lock
-def claim(queue_patterns, limit, process_id):
+def claim(queue_patterns, limit, process_id, paused=None):
     """Move up to ``limit`` ready jobs to claimed for a process; return the claimed Jobs.
 
     Queues are served in the order given; within one, higher priority first, then oldest. Short
-    transactions: row locks are skipped, not waited for, where the database has them.
+    transactions: row locks are skipped, not waited for, where the database has them. ``paused``
+    is the list of paused queues when the caller just read it (a worker reads it once per poll).
     """
     from steady_queue.sql import for_connection
 
@@ -42,13 +43,19 @@ def claim(queue_patterns, limit, process_id):
     fast = for_connection(using)
     if fast is None:
         return claim_portable(queue_patterns, limit, process_id)
+    if paused is None:
+        paused = paused_queue_names()
     jobs = []
     for pattern in queue_patterns:
         if len(jobs) >= limit:
             break
         # Each pattern's claim commits on its own: nothing spans the patterns but their order.
-        jobs += fast.claim(using, pattern, limit - len(jobs), process_id)
+        jobs += fast.claim(using, pattern, limit - len(jobs), process_id, paused)
     return jobs
+
+
+def paused_queue_names():
+    return list(Pause.objects.values_list("queue_name", flat=True))
 
 
 def claim_portable(queue_patterns, limit, process_id):

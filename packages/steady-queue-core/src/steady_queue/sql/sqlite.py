@@ -24,7 +24,7 @@ def queue_condition(pattern):
     return "r.queue_name = %s AND", [pattern]
 
 
-def claim(using, pattern, limit, process_id):
+def claim(using, pattern, limit, process_id, paused):
     """Claim up to ``limit`` ready jobs of one queue pattern, in one IMMEDIATE transaction."""
     from django.db import connections
     from django.utils import timezone
@@ -35,17 +35,20 @@ def claim(using, pattern, limit, process_id):
     connection = connections[using]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with write_transaction(using), connection.cursor() as cursor:
-        ids = _claim_ids(cursor, pattern, limit, process_id, now)
+        ids = _claim_ids(cursor, pattern, limit, process_id, now, paused)
         return list(Job.objects.using(using).filter(pk__in=ids).order_by("-priority", "pk")) if ids else []
 
 
-def _claim_ids(cursor, pattern, limit, process_id, now):
+def _claim_ids(cursor, pattern, limit, process_id, now, paused):
     condition, params = queue_condition(pattern)
+    if paused:
+        condition += f" r.queue_name NOT IN ({', '.join(['%s'] * len(paused))}) AND"
+        params += list(paused)
     cursor.execute(
         f"""
         DELETE FROM {READY} WHERE job_id IN (
             SELECT job_id FROM {READY} r
-            WHERE {condition} NOT EXISTS (SELECT 1 FROM {PAUSE} p WHERE p.queue_name = r.queue_name)
+            WHERE {condition} 1
             ORDER BY priority DESC, job_id
             LIMIT %s
         ) RETURNING job_id

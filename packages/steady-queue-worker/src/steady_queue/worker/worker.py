@@ -1,13 +1,14 @@
 """The worker process: claims ready jobs for its idle threads and runs them."""
 
 import logging
+import time
 
 from django.db import DatabaseError, connections
 
 from steady_queue.db import queue_database
 from steady_queue.models import ClaimedExecution
 from steady_queue.models.claimed_execution import release_claims
-from steady_queue.models.ready_execution import claim
+from steady_queue.models.ready_execution import claim, paused_queue_names
 
 from .execution import Execution
 from .finishing import Finisher
@@ -28,6 +29,7 @@ class Worker(RuntimeProcess):
         self.prefetch = worker_config.prefetch
         self.polling_interval = worker_config.polling_interval.total_seconds()
         self.pool = None
+        self._paused, self._paused_read_at = [], float("-inf")
 
     @property
     def metadata(self):
@@ -49,7 +51,7 @@ class Worker(RuntimeProcess):
                 continue
             capacity = self.pool.capacity
             try:
-                jobs = claim(self.queues, capacity, self.process.pk)
+                jobs = claim(self.queues, capacity, self.process.pk, self._paused_queues())
             except DatabaseError as error:
                 logger.warning("Worker %s could not claim tasks: %s", self.name, error)
                 close_thread_connections()
@@ -60,6 +62,13 @@ class Worker(RuntimeProcess):
             if len(jobs) < capacity:
                 # The queues are empty: wait for a notification or the next poll.
                 self.sleep(watcher.polling_interval(self.polling_interval) if watcher else self.polling_interval)
+
+    def _paused_queues(self):
+        # Read at most once per polling interval: a pause applies from the next poll on.
+        now = time.monotonic()
+        if now - self._paused_read_at >= self.polling_interval:
+            self._paused, self._paused_read_at = paused_queue_names(), now
+        return self._paused
 
     def shutdown(self):
         if self.pool is None:
