@@ -48,6 +48,7 @@ class Worker(RuntimeProcess):
             if not self.pool.wants_more:
                 # Woken by the pool the moment a thread frees up.
                 self.sleep(60)
+                self._paused_read_at = float("-inf")
                 continue
             capacity = self.pool.capacity
             try:
@@ -62,9 +63,11 @@ class Worker(RuntimeProcess):
             if len(jobs) < capacity:
                 # The queues are empty: wait for a notification or the next poll.
                 self.sleep(watcher.polling_interval(self.polling_interval) if watcher else self.polling_interval)
+                self._paused_read_at = float("-inf")
 
     def _paused_queues(self):
-        # Read at most once per polling interval: a pause applies from the next poll on.
+        # Read after every sleep, and at most once per polling interval while claims follow one
+        # another without a pause: a pause applies from the next poll on.
         now = time.monotonic()
         if now - self._paused_read_at >= self.polling_interval:
             self._paused, self._paused_read_at = paused_queue_names(), now
