@@ -179,6 +179,10 @@ def scenario_drain(args):
     return drain(args, "noop")
 
 
+def scenario_drain_limited(args):
+    return drain(args, "limited_noop")
+
+
 def scenario_sleep(args):
     return drain(args, "sleep_50ms")
 

@@ -22,3 +22,17 @@ def probe(token):
     started = time.time()
     with open(os.environ["BENCH_PROBE_FILE"], "a") as log:
         log.write(f"{token} {started}\n")
+
+
+try:
+    from steady_queue.concurrency import limits_concurrency
+except ImportError:  # a library without concurrency limits
+    limits_concurrency = None
+
+if limits_concurrency is not None:
+
+    @limits_concurrency(key=lambda n: f"k{n % 500}", to=1)
+    @task()
+    def limited_noop(n):
+        """A no-op under a limit of 1 per key, over 500 keys: the limit itself never makes it wait."""
+        return None
