@@ -31,3 +31,15 @@ def start_supervisor(tmp_path):
     yield start
     for supervisor in started:
         supervisor.kill_everything()
+
+
+@pytest.fixture
+def registry():
+    """An empty @recurring registry for the test, restored afterwards."""
+    from steady_queue import recurring_task
+
+    saved = dict(recurring_task._registry)
+    recurring_task._registry.clear()
+    yield recurring_task._registry
+    recurring_task._registry.clear()
+    recurring_task._registry.update(saved)

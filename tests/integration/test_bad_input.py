@@ -15,7 +15,6 @@ from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import InvalidTask
 from django.test import override_settings
 
-from steady_queue import recurring_task
 from steady_queue.arguments import SerializationError
 from steady_queue.concurrency import ConcurrencyKeyError, limits_concurrency
 from steady_queue.conf import get_config
@@ -66,14 +65,6 @@ def test_enqueue_mistakes(what, call, error, message):
     with pytest.raises(error, match=message):
         call()
     assert nothing_written()
-
-
-@pytest.fixture
-def registry():
-    saved = dict(recurring_task._registry)
-    yield
-    recurring_task._registry.clear()
-    recurring_task._registry.update(saved)
 
 
 IMPORT_MISTAKES = [

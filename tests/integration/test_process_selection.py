@@ -6,7 +6,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from steady_queue import recurring_task
 from steady_queue.recurring_task import recurring
 from steady_queue.worker import configuration
 from steady_queue.worker.configuration import process_specs
@@ -14,12 +13,8 @@ from tests.testapp import tasks
 
 
 @pytest.fixture(autouse=True)
-def registry():
-    saved = dict(recurring_task._registry)
-    recurring_task._registry.clear()
-    yield recurring_task._registry
-    recurring_task._registry.clear()
-    recurring_task._registry.update(saved)
+def _empty_registry(registry):
+    """Every test here starts with no recurring task declared."""
 
 
 def kinds(specs):

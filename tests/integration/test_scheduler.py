@@ -6,7 +6,6 @@ import pytest
 from django.tasks import default_task_backend
 from django.test import override_settings
 
-from steady_queue import recurring_task
 from steady_queue.cron.scheduler import Scheduler
 from steady_queue.models import Job, ReadyExecution, RecurringExecution, RecurringTask
 from steady_queue.recurring_task import recurring
@@ -16,12 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def registry():
-    saved = dict(recurring_task._registry)
-    recurring_task._registry.clear()
-    yield recurring_task._registry
-    recurring_task._registry.clear()
-    recurring_task._registry.update(saved)
+def _empty_registry(registry):
+    """Every test here starts with no recurring task declared."""
 
 
 def test_a_tick_is_enqueued_once_however_many_schedulers_fire_it(registry):

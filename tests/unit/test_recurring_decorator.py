@@ -4,19 +4,14 @@ import pytest
 from django.tasks import task
 from django.test import override_settings
 
-from steady_queue import recurring_task
 from steady_queue.recurring_task import RecurringTaskError, recurring, recurring_tasks
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
 
 @pytest.fixture(autouse=True)
-def registry():
-    saved = dict(recurring_task._registry)
-    recurring_task._registry.clear()
-    yield recurring_task._registry
-    recurring_task._registry.clear()
-    recurring_task._registry.update(saved)
+def _empty_registry(registry):
+    """Every test here starts with no recurring task declared."""
 
 
 def module_level(name):
