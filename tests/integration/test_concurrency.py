@@ -181,3 +181,12 @@ def test_a_graceful_stop_keeps_the_slot_with_the_job_back_in_the_queue(worker):
     worker.deregister()
     assert [state(first), state(second)] == ["ready", "blocked"]
     assert free_slots("a") == 0
+
+
+def test_finishing_after_the_semaphore_expired_still_releases_the_next_job(worker):
+    first = tasks.one_at_a_time.enqueue("a", "1")
+    second = tasks.one_at_a_time.enqueue("a", "2")
+    Semaphore.objects.all().delete()  # what maintenance does to an expired key
+    run(worker)
+    assert state(first) == "successful"
+    assert state(second) == "ready"

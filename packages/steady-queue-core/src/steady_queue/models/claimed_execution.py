@@ -56,21 +56,24 @@ def finish_many(successes, process_id, worker_name, *, preserve):
 
     using = queue_database()
     fast = for_connection(using)
-    # Jobs with a concurrency limit also hand their slot on, which the per-job path knows how to do.
-    plain = [s for s in successes if not s.job.concurrency_key]
-    limited = [s for s in successes if s.job.concurrency_key]
     if fast is None:
-        plain, limited = [], successes
-    if plain and not limited and fast.SINGLE_STATEMENT_FINISH:
+        recorded = set()
+        with write_transaction(using):
+            for s in successes:
+                if finish(s.job, process_id, worker_name, s.started_at, s.return_value, preserve=preserve):
+                    recorded.add(s.job_id)
+        return recorded
+    limited = [s for s in successes if s.job.concurrency_key]
+    if not limited and fast.SINGLE_STATEMENT_FINISH:
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
-        return fast.finish(connections[using], process_id, worker_name, plain, preserve)
-    recorded = set()
+        return fast.finish(connections[using], process_id, worker_name, successes, preserve)
     with write_transaction(using):
-        if plain:
-            recorded |= fast.finish(connections[using], process_id, worker_name, plain, preserve)
+        recorded = fast.finish(connections[using], process_id, worker_name, successes, preserve)
+        # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
+        now = timezone.now()
         for s in limited:
-            if finish(s.job, process_id, worker_name, s.started_at, s.return_value, preserve=preserve):
-                recorded.add(s.job_id)
+            if s.job_id in recorded:
+                _release_slot(s.job, now)
     return recorded
 
 

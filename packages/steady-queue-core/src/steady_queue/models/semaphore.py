@@ -1,6 +1,5 @@
 from django.db import models
 from django.db.models import F
-from django.db.models.functions import Least
 from django.utils import timezone
 
 from steady_queue.db import lock
@@ -40,13 +39,6 @@ def acquire(key, limit, duration, count, now):
     if taken:
         Semaphore.objects.filter(pk=row.pk).update(value=F("value") - taken, expires_at=now + duration, updated_at=now)
     return taken
-
-
-def give_back(key, limit, duration, now):
-    """Give a slot back (never above ``limit``). Call inside a transaction."""
-    Semaphore.objects.filter(key=key).update(
-        value=Least(F("value") + 1, limit), expires_at=now + duration, updated_at=now
-    )
 
 
 def delete_expired(now, batch_size):
