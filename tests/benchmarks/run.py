@@ -125,7 +125,7 @@ def main():
         columns = [c for c in columns if c[0].split(" ")[0] in wanted]
     results, cache = {}, {}
     started = time.monotonic()
-    for label, scenario, database, arguments, field, target, better in ROWS:
+    for label, scenario, database, arguments, field, _target, _better in ROWS:
         for library, config in columns:
             key = (library, scenario, database, json.dumps(arguments, sort_keys=True))
             if key not in cache:

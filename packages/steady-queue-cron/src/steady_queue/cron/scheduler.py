@@ -1,7 +1,6 @@
 """The scheduler process: enqueues each recurring task at its run times, once per tick across hosts."""
 
 import logging
-import time
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -53,7 +52,8 @@ class Scheduler(RuntimeProcess):
                     upcoming[spec.key] = self.schedules[spec.key].next_after(run_at)
                 else:
                     continue  # the database is unreachable: try this tick again shortly
-                self._retry_database(lambda: self._record_next_runs({spec.key: upcoming[spec.key]}))
+                next_run = {spec.key: upcoming[spec.key]}
+                self._retry_database(lambda: self._record_next_runs(next_run))
             wait = (min(upcoming.values()) - timezone.now()).total_seconds()
             self.sleep(min(max(wait, 0.0), 60.0))
 
