@@ -50,7 +50,7 @@ ENQUEUE_MISTAKES = [
     ("priority 101", lambda: tasks.add.using(priority=101).enqueue(1, 1), InvalidTask, "priority must be"),
     ("priority -101", lambda: tasks.add.using(priority=-101).enqueue(1, 1), InvalidTask, "priority must be"),
     ("a fractional priority", lambda: tasks.add.using(priority=2.5).enqueue(1, 1), InvalidTask, "whole number"),
-    ("an unknown queue", lambda: tasks.add.using(queue_name="nope").enqueue(1, 1), InvalidTask, "not valid"),
+    ("an unknown queue", lambda: tasks.add.using(queue_name="nope").enqueue(1, 1), InvalidTask, "is not in TASKS"),
     ("a naive run_after", lambda: tasks.add.using(run_after=datetime.datetime(2030, 1, 1)), InvalidTask, "aware"),
     ("a concurrency key of None", lambda: tasks.one_at_a_time.enqueue(None, "x"), ConcurrencyKeyError, "not None"),
     ("a key function that raises", lambda: tasks.one_at_a_time.enqueue(label="x"), ConcurrencyKeyError, "raised"),

@@ -3,6 +3,9 @@ from django.core import checks
 from django.core.management import call_command
 from django.test import override_settings
 
+# The model checks ask the database about JSON support: run alone, this module needs a connection.
+pytestmark = pytest.mark.django_db
+
 
 def errors_with(prefix):
     return [m for m in checks.run_checks() if m.id and m.id.startswith(prefix)]
@@ -59,3 +62,28 @@ def test_manage_py_check_fails_on_invalid_settings():
     with override_settings(STEADY_QUEUE={"shutdown_timeout": "soon"}):
         with pytest.raises(SystemCheckError, match="shutdown_timeout"):
             call_command("check")
+
+
+def test_a_tasks_module_that_cannot_be_imported_is_a_check_error():
+    installed = ["django.contrib.contenttypes", "django.contrib.auth", "steady_queue", "tests.badtasksapp"]
+    with override_settings(INSTALLED_APPS=installed):
+        messages = errors_with("steady_queue.E030")
+    assert len(messages) == 1
+    assert messages[0].obj == "tests.badtasksapp.tasks"
+    assert "Queue 'not-listed' is not in TASKS['default']['QUEUES']" in messages[0].msg
+    assert "remove 'QUEUES' to accept any queue name" in messages[0].msg
+
+
+def test_a_backend_without_queues_accepts_any_queue_name():
+    from django.tasks.exceptions import InvalidTask
+
+    from tests.testapp import tasks
+
+    backends = {
+        "default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend"},
+        "listed": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": ["default"]},
+    }
+    with override_settings(TASKS=backends):
+        assert tasks.add.using(queue_name="anything").queue_name == "anything"
+        with pytest.raises(InvalidTask, match=r"Queue 'anything' is not in TASKS\['listed'\]\['QUEUES'\] \(default\)"):
+            tasks.add.using(queue_name="anything", backend="listed")

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.tasks import TaskResultStatus, default_task_backend
+from django.test import override_settings
 from django.utils import timezone
 
 from steady_queue.exceptions import ProcessPrunedError
@@ -102,6 +103,28 @@ def test_pause_and_resume_from_the_command_line(capsys):
     assert list(Pause.objects.values_list("queue_name", flat=True)) == ["reports"]
     with pytest.raises(CommandError, match="may only have"):
         call_command("steady_queue_pause", "*x")
+
+
+def test_pausing_a_queue_no_backend_has_is_refused(capsys):
+    backends = {
+        "default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": ["default", "email"]},
+        "other": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": ["reports"]},
+    }
+    with override_settings(TASKS=backends):
+        with pytest.raises(CommandError, match="No backend has a queue 'nosuchqueue': .* list default, email, reports"):
+            call_command("steady_queue_pause", "nosuchqueue")
+        assert not Pause.objects.exists()
+        call_command("steady_queue_pause", "reports")
+    assert list(Pause.objects.values_list("queue_name", flat=True)) == ["reports"]
+
+
+def test_pausing_an_unused_queue_name_warns_when_any_name_is_allowed(capsys):
+    tasks.send_email.enqueue("a@example.com")
+    with override_settings(TASKS={"default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend"}}):
+        call_command("steady_queue_pause", "emial", "email")
+    output = capsys.readouterr()
+    assert output.out.splitlines() == ["Paused emial", "Paused email"]
+    assert output.err.splitlines() == ["No task has been enqueued to 'emial' yet: is the name right?"]
 
 
 def test_dispatch_moves_due_jobs_in_batches():

@@ -88,6 +88,14 @@ def test_every_problem_is_reported_at_once():
     assert len(errors) == 3
 
 
+def test_the_heartbeat_rule_is_reported_with_the_other_problems():
+    errors = parse(
+        {"workers": [{"threads": 0}], "process_heartbeat_interval": 60, "process_alive_threshold": 30}
+    ).errors
+    assert len(errors) == 2
+    assert any("must be longer than 'process_heartbeat_interval'" in error for error in errors)
+
+
 def test_get_config_refuses_invalid_settings():
     with override_settings(STEADY_QUEUE={"workers": [{"threads": 0}]}):
         with pytest.raises(ImproperlyConfigured, match=r"\['threads'\] must be at least 1"):

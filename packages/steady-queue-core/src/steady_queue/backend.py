@@ -24,7 +24,20 @@ class SteadyQueueBackend(BaseTaskBackend):
     supports_priority = True
     supports_get_result = True
 
+    def __init__(self, alias, params):
+        super().__init__(alias, params)
+        # As in Solid Queue, any queue name is accepted unless QUEUES lists the allowed ones. Django's
+        # own default would allow only "default", so that copying an example with another queue
+        # fails at import.
+        if "QUEUES" not in params:
+            self.queues = set()
+
     def validate_task(self, task):
+        if self.queues and task.queue_name not in self.queues:
+            raise InvalidTask(
+                f"Queue {task.queue_name!r} is not in TASKS[{self.alias!r}]['QUEUES'] "
+                f"({', '.join(sorted(self.queues))}): add it there, or remove 'QUEUES' to accept any queue name."
+            )
         super().validate_task(task)
         run_delay = getattr(task, "run_delay", None)
         if run_delay is not None and task.run_after is not None:

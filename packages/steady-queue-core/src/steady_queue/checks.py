@@ -1,14 +1,19 @@
+from importlib import import_module, metadata
+
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import module_has_submodule
 
 from steady_queue.conf import parse
 
 
 @checks.register(checks.Tags.compatibility)
 def check_settings(app_configs=None, **kwargs):
-    """Every problem in settings.STEADY_QUEUE, one error each; then the recurring tasks."""
+    """Every problem in settings.STEADY_QUEUE, one error each; then the tasks and the recurring tasks."""
     config = parse(getattr(settings, "STEADY_QUEUE", None))
     errors = [checks.Error(message, id="steady_queue.E010") for message in config.errors]
+    errors += check_task_modules()
     if not errors:
         from steady_queue.recurring_task import RecurringTaskError, recurring_tasks
 
@@ -16,4 +21,48 @@ def check_settings(app_configs=None, **kwargs):
             recurring_tasks()
         except RecurringTaskError as error:
             errors.append(checks.Error(str(error), id="steady_queue.E020"))
+    errors += check_conflicting_distribution()
     return errors
+
+
+def check_task_modules():
+    """Import every app's ``tasks`` module, as the worker will, and report those that fail.
+
+    Django validates a task when its module is imported (its queue against the backend's QUEUES,
+    its priority, ...). Without this check a bad task surfaces only when the web process or the
+    worker first imports it; with it, ``manage.py check`` and every command that runs the checks
+    report it, together with the other problems.
+    """
+    errors = []
+    for app_config in apps.get_app_configs():
+        if not module_has_submodule(app_config.module, "tasks"):
+            continue
+        name = f"{app_config.name}.tasks"
+        try:
+            import_module(name)
+        except Exception as error:  # any exception: the module cannot be used by a worker either
+            errors.append(
+                checks.Error(
+                    f"{name} cannot be imported: {type(error).__name__}: {error}",
+                    hint="Workers import every app's tasks module; fix the task it names.",
+                    obj=name,
+                    id="steady_queue.E030",
+                )
+            )
+    return errors
+
+
+def check_conflicting_distribution():
+    """The unrelated 'steady-queue' distribution on the package index ships a module of the same name."""
+    try:
+        version = metadata.version("steady-queue")
+    except metadata.PackageNotFoundError:
+        return []
+    return [
+        checks.Warning(
+            f"The distribution 'steady-queue' {version} is installed. It is a different project that also "
+            "provides the 'steady_queue' module, and its files may shadow or overwrite this one's.",
+            hint="Run 'pip uninstall steady-queue', then reinstall steady-queue-core (see the Installation page).",
+            id="steady_queue.W001",
+        )
+    ]

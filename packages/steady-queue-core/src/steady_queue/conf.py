@@ -224,7 +224,8 @@ def parse(raw):
         ),
         recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
     )
-    if not problems and config.process_alive_threshold <= config.process_heartbeat_interval:
+    heartbeat, threshold = config.process_heartbeat_interval, config.process_alive_threshold
+    if heartbeat is not None and threshold is not None and threshold <= heartbeat:
         problems.append(
             "STEADY_QUEUE['process_alive_threshold'] must be longer than 'process_heartbeat_interval', "
             "or live processes would be pruned between two heartbeats."

@@ -1,4 +1,4 @@
-"""Queues: pausing and resuming them, and turning worker queue patterns into filters."""
+"""Queues: pausing and resuming them."""
 
 import logging
 
@@ -9,12 +9,34 @@ from steady_queue.models import Pause
 logger = logging.getLogger("steady_queue.queues")
 
 
+def allowed_queue_names():
+    """The queue names Steady Queue's backends accept, or None when one of them accepts any name."""
+    from django.tasks import task_backends
+
+    from steady_queue.backend import SteadyQueueBackend
+
+    names = set()
+    for backend in task_backends.all():
+        if isinstance(backend, SteadyQueueBackend):
+            if not backend.queues:
+                return None
+            names |= backend.queues
+    return names
+
+
 @retry_on_lock
 def pause(queue_name):
     """Stop workers from taking tasks of a queue (running ones finish). True if it was not paused."""
     problem = queue_pattern_problem(queue_name)
     if problem or "*" in queue_name:
         raise ValueError(problem or f"pause() takes a queue name, not a pattern: {queue_name!r}.")
+    allowed = allowed_queue_names()
+    if allowed is not None and queue_name not in allowed:
+        # A typo would otherwise pause nothing and say it did.
+        raise ValueError(
+            f"No backend has a queue {queue_name!r}: the QUEUES of the Steady Queue backends in TASKS "
+            f"list {', '.join(sorted(allowed)) or 'none'}."
+        )
     _, created = Pause.objects.get_or_create(queue_name=queue_name)
     if created:
         logger.info("Paused queue %s", queue_name)

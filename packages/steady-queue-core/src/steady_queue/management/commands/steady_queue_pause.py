@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from steady_queue.models import Job
 from steady_queue.queues import pause, paused_queues, resume
 
 
@@ -29,5 +30,8 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
             if changed:
                 self.stdout.write(f"{'Resumed' if resuming else 'Paused'} {name}")
+                if not resuming and not Job.objects.filter(queue_name=name).exists():
+                    # Any name is accepted when a backend has no QUEUES; a typo deserves a word.
+                    self.stderr.write(f"No task has been enqueued to {name!r} yet: is the name right?")
             else:
                 self.stdout.write(f"{name} was already {'running' if resuming else 'paused'}")
