@@ -10,6 +10,7 @@ from django.tasks import TaskResultStatus, default_task_backend
 from django.utils import timezone
 
 from steady_queue.models import Job, Process, RecurringExecution, RecurringTask
+from steady_queue.models.job import result_id
 from tests.runtime import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,8 +34,8 @@ def test_an_every_minute_task_fires_within_the_next_minute(start_supervisor):
     assert (job.queue_name, job.priority) == ("low", 42)
     assert job.arguments == {"args": ["a", 1], "kwargs": {"flag": True}}
     assert job.scheduled_at.second == 0 and started < job.scheduled_at <= started + timedelta(seconds=61)
-    wait_for(lambda: default_task_backend.get_result(str(job.pk)).status == TaskResultStatus.SUCCESSFUL)
-    assert default_task_backend.get_result(str(job.pk)).return_value == {"args": ["a", 1], "kwargs": {"flag": True}}
+    wait_for(lambda: default_task_backend.get_result(result_id(job)).status == TaskResultStatus.SUCCESSFUL)
+    assert default_task_backend.get_result(result_id(job)).return_value == {"args": ["a", 1], "kwargs": {"flag": True}}
     row = RecurringTask.objects.get(key="minutely")
     assert (row.schedule, row.description, row.last_run_at) == ("* * * * *", "every minute", job.scheduled_at)
     assert row.next_run_at == job.scheduled_at + timedelta(minutes=1)

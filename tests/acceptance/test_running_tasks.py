@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from steady_queue.models import Process
 from steady_queue.models.failed_execution import retry
+from steady_queue.models.job import job_pk
 from steady_queue.queues import pause, resume
 from tests.runtime import MANAGE, wait_for
 from tests.testapp import tasks
@@ -166,13 +167,13 @@ def test_the_runtime_clears_old_finished_tasks_itself(start_supervisor):
     old, recent = tasks.add.enqueue(1, 1), tasks.add.enqueue(2, 2)
     supervisor = start_supervisor({"clear_finished_jobs_after": 3600})
     wait_for(finished(old, recent), message="both tasks")
-    Job.objects.filter(pk=old.id).update(finished_at=timezone.now() - timedelta(hours=2))
+    Job.objects.filter(pk=job_pk(old.id)).update(finished_at=timezone.now() - timedelta(hours=2))
     supervisor.send(15)
     assert supervisor.wait() == 0
     # The dispatcher clears on start and then every few minutes.
     supervisor = start_supervisor({"clear_finished_jobs_after": 3600})
-    wait_for(lambda: not Job.objects.filter(pk=old.id).exists(), message="the old task to be cleared")
-    assert Job.objects.filter(pk=recent.id).exists()
+    wait_for(lambda: not Job.objects.filter(pk=job_pk(old.id)).exists(), message="the old task to be cleared")
+    assert Job.objects.filter(pk=job_pk(recent.id)).exists()
     supervisor.send(15)
     assert supervisor.wait() == 0
 

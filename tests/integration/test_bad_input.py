@@ -19,6 +19,7 @@ from steady_queue.arguments import SerializationError
 from steady_queue.concurrency import ConcurrencyKeyError, limits_concurrency
 from steady_queue.conf import get_config
 from steady_queue.models import Job, Pause, Process, RecurringTask, Semaphore
+from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
 from steady_queue.recurring_task import RecurringTaskError, recurring
@@ -130,7 +131,7 @@ STORED_ROW_MISTAKES = [
 @pytest.mark.parametrize(("what", "change", "message"), STORED_ROW_MISTAKES, ids=[m[0] for m in STORED_ROW_MISTAKES])
 def test_bad_stored_rows_fail_their_task_and_the_worker_goes_on(what, change, message):
     bad = tasks.add.enqueue(1, 2)
-    Job.objects.filter(pk=bad.id).update(**change)
+    Job.objects.filter(pk=job_pk(bad.id)).update(**change)
     good = tasks.add.enqueue(2, 3)
     process = register("worker", "w", 1, "h")
     for job in claim(["*"], 10, process.pk):

@@ -6,6 +6,7 @@ from django.tasks.signals import task_enqueued
 
 from steady_queue.arguments import SerializationError
 from steady_queue.models import Job, ReadyExecution, ScheduledExecution
+from steady_queue.models.job import job_pk
 from steady_queue.task import Call
 from tests.testapp import tasks
 
@@ -18,7 +19,7 @@ def test_enqueue_many_accepts_calls_tuples_and_dicts():
     )
     assert [r.args for r in results] == [["a@example.com"], ["b@example.com"], []]
     assert [r.kwargs for r in results] == [{"subject": "Hi"}, {}, {"address": "c@example.com"}]
-    assert sorted(int(r.id) for r in results) == sorted(Job.objects.values_list("pk", flat=True))
+    assert sorted(job_pk(r.id) for r in results) == sorted(Job.objects.values_list("pk", flat=True))
     assert ReadyExecution.objects.filter(queue_name="email", priority=10).count() == 3
 
 

@@ -4,9 +4,10 @@ import pytest
 from django.utils import timezone
 
 from steady_queue.models import ClaimedExecution, Job, Pause, ReadyExecution
+from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
-from steady_queue.models.ready_execution import claim_portable
 from steady_queue.models.ready_execution import claim as claim_fast
+from steady_queue.models.ready_execution import claim_portable
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def claim(request):
 
 
 def enqueue(label, queue="default", priority=0):
-    return int(tasks.record_anywhere.using(queue_name=queue, priority=priority).enqueue(label).id)
+    return job_pk(tasks.record_anywhere.using(queue_name=queue, priority=priority).enqueue(label).id)
 
 
 def labels(jobs):

@@ -12,6 +12,7 @@ from steady_queue.models import BlockedExecution, ClaimedExecution, Job, Process
 from steady_queue.models.claimed_execution import fail_claims
 from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.failed_execution import retry
+from steady_queue.models.job import job_pk
 from steady_queue.models.process import prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
@@ -35,7 +36,7 @@ def run(worker, limit=100):
 
 
 def state(result):
-    job_id = int(result.id)
+    job_id = job_pk(result.id)
     for model, name in ((ReadyExecution, "ready"), (BlockedExecution, "blocked"), (ClaimedExecution, "claimed")):
         if model.objects.filter(job_id=job_id).exists():
             return name

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from steady_queue.arguments import SerializationError
 from steady_queue.models import Job, ReadyExecution, ScheduledExecution
+from steady_queue.models.job import job_pk, result_id
 from tests.testapp import tasks
 from tests.testapp.models import Author, Tag
 
@@ -27,7 +28,7 @@ def test_enqueue_writes_the_job_and_a_ready_row():
     result = tasks.add.enqueue(1, 2)
 
     job = Job.objects.get()
-    assert result.id == str(job.pk)
+    assert result.id == result_id(job)
     assert result.status == TaskResultStatus.READY
     assert result.args == [1, 2] and result.kwargs == {}
     assert result.backend == "default"
@@ -68,8 +69,8 @@ def test_a_queue_outside_the_backend_queues_is_rejected():
 
 def test_a_backend_without_queues_accepts_any_queue():
     result = tasks.open_queue_task.enqueue()
-    assert Job.objects.get(pk=result.id).queue_name == "anything-goes"
-    assert Job.objects.get(pk=result.id).backend == "open"
+    assert Job.objects.get(pk=job_pk(result.id)).queue_name == "anything-goes"
+    assert Job.objects.get(pk=job_pk(result.id)).backend == "open"
 
 
 def test_run_after_in_the_future_schedules_the_job():
@@ -77,7 +78,7 @@ def test_run_after_in_the_future_schedules_the_job():
     result = tasks.add.using(run_after=when).enqueue(1, 2)
     scheduled = ScheduledExecution.objects.get()
     assert scheduled.scheduled_at == when
-    assert scheduled.job_id == int(result.id)
+    assert scheduled.job_id == job_pk(result.id)
     assert not ReadyExecution.objects.exists()
     assert result.status == TaskResultStatus.READY
     assert result.task.run_after == when
@@ -100,7 +101,7 @@ def test_run_after_accepts_a_delay_counted_from_each_enqueue():
     after = timezone.now()
 
     for result in (first, second):
-        scheduled_at = ScheduledExecution.objects.get(job_id=result.id).scheduled_at
+        scheduled_at = ScheduledExecution.objects.get(job_id=job_pk(result.id)).scheduled_at
         assert before + timedelta(minutes=5) <= scheduled_at <= after + timedelta(minutes=5)
         assert result.task.run_after == scheduled_at
     assert not ReadyExecution.objects.exists()
@@ -121,7 +122,7 @@ def test_task_enqueued_signal_is_sent_with_the_stored_result():
     received = []
 
     def receiver(sender, task_result, **kwargs):
-        received.append((sender, task_result.id, Job.objects.filter(pk=task_result.id).exists()))
+        received.append((sender, task_result.id, Job.objects.filter(pk=job_pk(task_result.id)).exists()))
 
     task_enqueued.connect(receiver)
     try:
@@ -173,8 +174,8 @@ def test_rolling_back_the_callers_transaction_removes_the_job():
             tasks.add.enqueue(1, 2)
             assert Job.objects.count() == 2
             raise RuntimeError("the view failed")
-    assert list(Job.objects.values_list("pk", flat=True)) == [int(kept.id)]
-    assert list(ReadyExecution.objects.values_list("job_id", flat=True)) == [int(kept.id)]
+    assert list(Job.objects.values_list("pk", flat=True)) == [job_pk(kept.id)]
+    assert list(ReadyExecution.objects.values_list("job_id", flat=True)) == [job_pk(kept.id)]
 
 
 def test_enqueue_writes_in_at_most_two_statements(capture_queries):
@@ -192,4 +193,4 @@ def test_aenqueue_works_from_async_code():
 
     result, fetched = async_to_sync(view)()
     assert fetched.args == [2, 3]
-    assert Job.objects.filter(pk=result.id).exists()
+    assert Job.objects.filter(pk=job_pk(result.id)).exists()

@@ -5,6 +5,7 @@ from django.tasks import TaskResultStatus, default_task_backend
 from django.tasks.signals import task_finished, task_started
 
 from steady_queue.models import ClaimedExecution, FailedExecution, Job
+from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
 from steady_queue.worker.execution import Execution
@@ -49,8 +50,8 @@ def test_a_failing_task_records_class_message_and_traceback(run):
     (error,) = result.errors
     assert error.exception_class is ValueError
     assert "raise ValueError(message)" in error.traceback and error.traceback.endswith("ValueError: boom\n")
-    assert Job.objects.get(pk=enqueued.id).errors[0]["message"] == "boom"
-    assert FailedExecution.objects.filter(job_id=enqueued.id).exists()
+    assert Job.objects.get(pk=job_pk(enqueued.id)).errors[0]["message"] == "boom"
+    assert FailedExecution.objects.filter(job_id=job_pk(enqueued.id)).exists()
 
 
 def test_sys_exit_in_a_task_is_a_failure(run):
@@ -92,7 +93,7 @@ def test_a_deleted_model_argument_fails_with_deserialization_error(run):
 
 def test_an_unimportable_task_fails_visibly(run):
     enqueued = tasks.add.enqueue(1, 1)
-    Job.objects.filter(pk=enqueued.id).update(task_path="tests.testapp.gone.task")
+    Job.objects.filter(pk=job_pk(enqueued.id)).update(task_path="tests.testapp.gone.task")
     run()
     result = default_task_backend.get_result(enqueued.id)
     assert result.status == TaskResultStatus.FAILED
@@ -115,8 +116,8 @@ def test_without_preserve_finished_jobs_the_job_is_deleted(run):
     ok = tasks.add.enqueue(1, 1)
     failed = tasks.fail.enqueue("kept")
     run(preserve=False)
-    assert not Job.objects.filter(pk=ok.id).exists()
-    assert Job.objects.filter(pk=failed.id).exists()
+    assert not Job.objects.filter(pk=job_pk(ok.id)).exists()
+    assert Job.objects.filter(pk=job_pk(failed.id)).exists()
 
 
 def test_started_and_finished_signals_carry_the_result(run):
@@ -154,12 +155,12 @@ def test_an_outcome_is_not_recorded_once_the_claim_is_gone(run):
     (job,) = claim(["*"], 1, process.pk)
     ClaimedExecution.objects.filter(job_id=job.pk).delete()  # as pruning would, with its own failure
     Execution(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
-    assert Job.objects.get(pk=enqueued.id).finished_at is None
+    assert Job.objects.get(pk=job_pk(enqueued.id)).finished_at is None
 
 
 def test_a_module_failing_at_import_with_any_error_fails_the_task(run):
     enqueued = tasks.add.enqueue(1, 1)
-    Job.objects.filter(pk=enqueued.id).update(task_path="tests.testapp.broken_tasks.task")
+    Job.objects.filter(pk=job_pk(enqueued.id)).update(task_path="tests.testapp.broken_tasks.task")
     run()
     result = default_task_backend.get_result(enqueued.id)
     assert result.status == TaskResultStatus.FAILED

@@ -20,7 +20,7 @@ from steady_queue.models import (
     ScheduledExecution,
 )
 from steady_queue.models.failed_execution import discard, retry
-from steady_queue.models.job import clear_finished
+from steady_queue.models.job import clear_finished, job_pk
 from steady_queue.models.process import fail_orphaned_claims, prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
@@ -67,7 +67,7 @@ def test_retry_and_discard_work_in_batches_over_every_failed_job():
     assert ReadyExecution.objects.count() == 7
     run_all()
     assert discard(batch_size=2) == 7
-    assert not Job.objects.filter(pk__in=[r.id for r in failed]).exists()
+    assert not Job.objects.filter(pk__in=[job_pk(r.id) for r in failed]).exists()
     assert status(ok) == TaskResultStatus.SUCCESSFUL
 
 
@@ -174,7 +174,7 @@ def test_claims_without_a_process_are_failed():
     claim(["*"], 1, process.pk)
     Process.objects.filter(pk=process.pk).delete()
     assert ClaimedExecution.objects.get().process_id is None
-    assert fail_orphaned_claims() == [int(enqueued.id)]
+    assert fail_orphaned_claims() == [job_pk(enqueued.id)]
     assert status(enqueued) == TaskResultStatus.FAILED
 
 
@@ -185,7 +185,7 @@ def test_deregistering_puts_claims_back_in_their_queue():
     assert process.deregister() == 1
     assert not Process.objects.exists()
     ready = ReadyExecution.objects.get()
-    assert (ready.job_id, ready.queue_name, ready.priority) == (int(enqueued.id), "email", 10)
+    assert (ready.job_id, ready.queue_name, ready.priority) == (job_pk(enqueued.id), "email", 10)
 
 
 def test_clear_finished_deletes_old_successes_only():
@@ -194,6 +194,6 @@ def test_clear_finished_deletes_old_successes_only():
     old_failed = tasks.fail.enqueue("x")
     waiting = tasks.add.using(run_after=timezone.now() + timedelta(days=9)).enqueue(3, 3)
     run_all()
-    Job.objects.filter(pk__in=[old_ok.id, old_failed.id]).update(finished_at=timezone.now() - timedelta(days=2))
+    Job.objects.filter(pk__in=[job_pk(old_ok.id), job_pk(old_failed.id)]).update(finished_at=timezone.now() - timedelta(days=2))
     assert clear_finished(timezone.now() - timedelta(days=1), batch_size=1) == 1
-    assert set(Job.objects.values_list("pk", flat=True)) == {int(r.id) for r in (new_ok, old_failed, waiting)}
+    assert set(Job.objects.values_list("pk", flat=True)) == {job_pk(r.id) for r in (new_ok, old_failed, waiting)}

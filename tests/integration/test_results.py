@@ -14,6 +14,7 @@ from steady_queue.models import (
     ReadyExecution,
     ScheduledExecution,
 )
+from steady_queue.models.job import job_pk
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_a_new_job_reads_back_ready():
 def test_scheduled_and_blocked_jobs_read_as_ready():
     scheduled = tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(1, 2)
     blocked = tasks.add.enqueue(3, 4)
-    job = Job.objects.get(pk=blocked.id)
+    job = Job.objects.get(pk=job_pk(blocked.id))
     move(job, BlockedExecution, queue_name="default", concurrency_key="k", expires_at=timezone.now())
 
     assert tasks.add.get_result(scheduled.id).status == TaskResultStatus.READY
@@ -58,7 +59,7 @@ def test_scheduled_and_blocked_jobs_read_as_ready():
 
 def test_a_claimed_job_reads_running_with_its_worker():
     enqueued = tasks.add.enqueue(1, 2)
-    job = Job.objects.get(pk=enqueued.id)
+    job = Job.objects.get(pk=job_pk(enqueued.id))
     process = worker_process()
     move(job, ClaimedExecution, process=process)
     claim = ClaimedExecution.objects.get()
@@ -74,8 +75,8 @@ def test_a_finished_job_reads_successful_with_its_return_value():
     enqueued = tasks.add.enqueue(1, 2)
     started = timezone.now()
     finished = started + timedelta(seconds=1)
-    move(Job.objects.get(pk=enqueued.id), None)
-    Job.objects.filter(pk=enqueued.id).update(
+    move(Job.objects.get(pk=job_pk(enqueued.id)), None)
+    Job.objects.filter(pk=job_pk(enqueued.id)).update(
         started_at=started,
         last_attempted_at=started,
         finished_at=finished,
@@ -95,10 +96,10 @@ def test_a_failed_job_reads_failed_with_every_error():
         {"exception_class_path": "builtins.ValueError", "message": "first", "traceback": "Traceback...\nValueError"},
         {"exception_class_path": "builtins.KeyError", "message": "second", "traceback": "Traceback...\nKeyError"},
     ]
-    Job.objects.filter(pk=enqueued.id).update(
+    Job.objects.filter(pk=job_pk(enqueued.id)).update(
         errors=errors, worker_ids=["w1", "w2"], finished_at=timezone.now()
     )
-    move(Job.objects.get(pk=enqueued.id), FailedExecution)
+    move(Job.objects.get(pk=job_pk(enqueued.id)), FailedExecution)
 
     result = tasks.add.get_result(enqueued.id)
     assert result.status == TaskResultStatus.FAILED
@@ -111,7 +112,7 @@ def test_a_failed_job_reads_failed_with_every_error():
 
 def test_refresh_updates_a_result_in_place():
     result = tasks.add.enqueue(1, 2)
-    move(Job.objects.get(pk=result.id), ClaimedExecution, process=worker_process())
+    move(Job.objects.get(pk=job_pk(result.id)), ClaimedExecution, process=worker_process())
     result.refresh()
     assert result.status == TaskResultStatus.RUNNING
     assert result.worker_ids == ["worker-1"]
@@ -131,7 +132,7 @@ def test_a_result_of_another_task_is_a_mismatch():
 
 def test_a_result_survives_its_task_module_disappearing():
     result = tasks.add.enqueue(1, 2)
-    Job.objects.filter(pk=result.id).update(task_path="tests.testapp.removed_module.old_task")
+    Job.objects.filter(pk=job_pk(result.id)).update(task_path="tests.testapp.removed_module.old_task")
     fetched = default_task_backend.get_result(result.id)
     assert fetched.status == TaskResultStatus.READY
     assert fetched.task.module_path == "tests.testapp.removed_module.old_task"

@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from steady_queue.cron.scheduler import Scheduler
 from steady_queue.models import Job, ReadyExecution, RecurringExecution, RecurringTask
+from steady_queue.models.job import result_id
 from steady_queue.recurring_task import recurring
 from tests.testapp import tasks
 
@@ -34,7 +35,7 @@ def test_a_tick_is_enqueued_once_however_many_schedulers_fire_it(registry):
     assert ReadyExecution.objects.filter(job=job).exists()
     execution = RecurringExecution.objects.get()
     assert (execution.task_key, execution.run_at, execution.job_id) == ("digest", run_at, job.pk)
-    result = default_task_backend.get_result(str(job.pk))
+    result = default_task_backend.get_result(result_id(job))
     assert result.task.func is tasks.echo.func
 
     schedulers[0]._fire(spec, datetime(2026, 11, 25, 9, 1, tzinfo=UTC))

@@ -18,6 +18,7 @@ from steady_queue.models import (
     Semaphore,
 )
 from steady_queue.models.failed_execution import discard, retry
+from steady_queue.models.job import parse_result_id, result_id
 from steady_queue.results import job_status
 
 
@@ -44,12 +45,23 @@ class JobAdmin(ReadOnlyAdmin):
     list_filter = ["queue_name", "backend"]
     search_fields = ["task_path", "concurrency_key"]
     date_hierarchy = "created_at"
-    readonly_fields = ["status", "arguments_pretty", "errors_pretty", "return_value_pretty"]
+    readonly_fields = ["result_id", "status", "arguments_pretty", "errors_pretty", "return_value_pretty"]
     exclude = ["arguments", "errors", "return_value"]
     list_select_related = ["claimedexecution", "failedexecution"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("claimedexecution", "failedexecution")
+
+    def get_search_results(self, request, queryset, search_term):
+        # Operators paste a TaskResult.id from a log line or a bug report.
+        parsed = parse_result_id(search_term.strip())
+        if parsed is not None and "-" in search_term:
+            return queryset.filter(pk=parsed[0], token=parsed[1]), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="result id")
+    def result_id(self, job):
+        return result_id(job)
 
     @admin.display(description="status")
     def status(self, job):

@@ -5,6 +5,7 @@ from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
 
 from steady_queue.models import Job
+from steady_queue.models.job import parse_result_id, result_id
 from steady_queue.task import SteadyQueueTask
 
 
@@ -18,7 +19,7 @@ def build_result(task, job, *, status=None, running_claim=None):
         last_attempted_at = running_claim.created_at
     result = TaskResult(
         task=task,
-        id=str(job.pk),
+        id=result_id(job),
         status=status or TaskResultStatus.READY,
         enqueued_at=job.created_at,
         started_at=started_at,
@@ -39,14 +40,14 @@ def build_result(task, job, *, status=None, running_claim=None):
 
 
 def fetch_result(result_id):
-    """The TaskResult of a job by id, or None if there is no such job."""
-    try:
-        pk = int(result_id)
-    except (TypeError, ValueError):
+    """The TaskResult of a job by result id, or None if there is no such job."""
+    parsed = parse_result_id(result_id)
+    if parsed is None:
         return None
+    pk, token = parsed
     job = (
         Job.objects.select_related("claimedexecution__process", "failedexecution")
-        .filter(pk=pk)
+        .filter(pk=pk, token=token)
         .first()
     )
     if job is None:

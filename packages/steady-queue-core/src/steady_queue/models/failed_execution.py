@@ -3,7 +3,7 @@ from django.utils import timezone
 from steady_queue.db import lock, retry_on_lock, write_transaction
 
 from .execution import Execution
-from .job import Job
+from .job import Job, existing_job_ids
 
 
 class FailedExecution(Execution):
@@ -18,11 +18,13 @@ class FailedExecution(Execution):
 
 def _failed(job_ids):
     failed = FailedExecution.objects.order_by("job_id")
-    return failed if job_ids is None else failed.filter(job_id__in=[int(i) for i in job_ids])
+    return failed if job_ids is None else failed.filter(job_id__in=existing_job_ids(job_ids))
 
 
 def retry(job_ids=None, *, batch_size=500):
     """Put failed jobs back in their queue with the same id; ``None`` means every failed job.
+
+    ``job_ids`` are result ids (``TaskResult.id``) or job row ids.
 
     Earlier attempts stay in the job's history (``TaskResult.attempts`` and ``errors``).
     Returns the number of jobs retried.
@@ -44,7 +46,10 @@ def retry(job_ids=None, *, batch_size=500):
 
 
 def discard(job_ids=None, *, batch_size=500):
-    """Delete failed jobs for good; ``None`` means every failed job. Returns the number deleted."""
+    """Delete failed jobs for good (result ids or row ids); ``None`` means every failed job.
+
+    Returns the number deleted.
+    """
 
     @retry_on_lock
     def batch(after):

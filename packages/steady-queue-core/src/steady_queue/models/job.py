@@ -1,5 +1,12 @@
+import secrets
+
 from django.db import models
 from django.utils import timezone
+
+
+def new_result_token():
+    """A random, never zero, 63-bit number that makes a job's result id unique for ever (see Job.token)."""
+    return secrets.randbits(63) or 1
 
 
 class Job(models.Model):
@@ -9,6 +16,11 @@ class Job(models.Model):
     them and a ``finished_at`` has finished. The hot queries only read the narrow execution tables.
     """
 
+    # Row ids can come back: a transaction that rolls back returns its ids to SQLite, and a flushed
+    # or restored table restarts its sequence. The result id joins the row id with this random
+    # token, so an id that named one task never names another. Rows written before the token
+    # existed keep 0 and their old, plain ids.
+    token = models.BigIntegerField(default=new_result_token, editable=False)
     task_path = models.CharField(max_length=255)
     queue_name = models.CharField(max_length=100)
     priority = models.SmallIntegerField(default=0)
@@ -44,6 +56,38 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.task_path} #{self.pk}"
+
+
+def result_id(job):
+    """The id of a job's TaskResult: its row id and token, "42-1f0c9a7be3d25586"."""
+    return f"{job.pk}-{job.token:016x}" if job.token else str(job.pk)
+
+
+def parse_result_id(value):
+    """The (row id, token) a result id names, or None if it cannot be one."""
+    if not isinstance(value, str):
+        return None
+    pk, separator, token = value.partition("-")
+    if not pk.isdigit() or (separator and (len(token) != 16 or token.strip("0123456789abcdef"))):
+        return None
+    return int(pk), int(token, 16) if separator else 0
+
+
+def job_pk(value):
+    """The row id a result id names (whether or not the job exists), or None."""
+    parsed = parse_result_id(value)
+    return parsed and parsed[0]
+
+
+def existing_job_ids(ids):
+    """The row ids of the jobs named by result ids (strings) or row ids (integers) that exist."""
+    wanted = {}
+    for value in ids:
+        parsed = (value, None) if isinstance(value, int) else parse_result_id(value)
+        if parsed is not None:
+            wanted[parsed[0]] = parsed[1]
+    found = Job.objects.filter(pk__in=wanted).values_list("pk", "token")
+    return sorted(pk for pk, token in found if wanted[pk] in (None, token))
 
 
 def clear_finished(finished_before, *, batch_size=500):

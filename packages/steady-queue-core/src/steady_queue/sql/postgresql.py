@@ -119,10 +119,10 @@ def insert_jobs(connection, jobs, now):
     )
     sql = f"""
         WITH j AS (
-            INSERT INTO {JOB} (task_path, queue_name, priority, backend, arguments, scheduled_at, created_at,
-                               worker_ids, errors)
-            SELECT %s, %s, %s, %s, a, %s, %s, '[]'::jsonb, '[]'::jsonb
-            FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(a, n) ORDER BY n
+            INSERT INTO {JOB} (token, task_path, queue_name, priority, backend, arguments, scheduled_at,
+                               created_at, worker_ids, errors)
+            SELECT t.token, %s, %s, %s, %s, a, %s, %s, '[]'::jsonb, '[]'::jsonb
+            FROM unnest(%s::jsonb[], %s::bigint[]) WITH ORDINALITY AS t(a, token, n) ORDER BY n
             RETURNING id
         ), state AS ({state})
         SELECT id FROM j ORDER BY id
@@ -130,6 +130,7 @@ def insert_jobs(connection, jobs, now):
     params = [
         first.task_path, first.queue_name, first.priority, first.backend, first.scheduled_at, now,
         [Jsonb(job.arguments) for job in jobs],
+        [job.token for job in jobs],
         first.queue_name, first.priority, now,
     ]
     if not due:

@@ -1,12 +1,14 @@
 """The scheduler process: enqueues each recurring task at its run times, once per tick across hosts."""
 
 import logging
+from functools import partial
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from steady_queue.arguments import deserialize
 from steady_queue.models import RecurringExecution, RecurringTask
+from steady_queue.models.job import job_pk
 from steady_queue.recurring_task import recurring_tasks
 from steady_queue.worker.process import RuntimeProcess, close_thread_connections
 
@@ -52,8 +54,7 @@ class Scheduler(RuntimeProcess):
                     upcoming[spec.key] = self.schedules[spec.key].next_after(run_at)
                 else:
                     continue  # the database is unreachable: try this tick again shortly
-                next_run = {spec.key: upcoming[spec.key]}
-                self._retry_database(lambda: self._record_next_runs(next_run))
+                self._retry_database(partial(self._record_next_runs, {spec.key: upcoming[spec.key]}))
             wait = (min(upcoming.values()) - timezone.now()).total_seconds()
             self.sleep(min(max(wait, 0.0), 60.0))
 
@@ -71,7 +72,7 @@ class Scheduler(RuntimeProcess):
                 args, kwargs = deserialize(spec.args, spec.kwargs)
                 # run_after records the tick's time on the job; it is due, so the job is ready at once.
                 result = spec.task().using(run_after=run_at).enqueue(*args, **kwargs)
-                RecurringExecution.objects.filter(pk=execution.pk).update(job_id=int(result.id))
+                RecurringExecution.objects.filter(pk=execution.pk).update(job_id=job_pk(result.id))
                 RecurringTask.objects.filter(key=spec.key).update(last_run_at=run_at)
         except DatabaseError as error:
             logger.warning("Could not enqueue recurring task %s: %s", spec.key, error)
@@ -82,7 +83,8 @@ class Scheduler(RuntimeProcess):
             # A task that cannot be enqueued (its arguments' rows are gone...) must not stop the others.
             logger.exception("Could not enqueue recurring task %s at %s", spec.key, run_at)
             return True
-        logger.info("Enqueued recurring task %s for %s (job %s)", spec.key, run_at, result.id)
+        # Debug only (-v 2): at INFO, a schedule ticking every second would fill the log.
+        logger.debug("Enqueued recurring task %s for %s (job %s)", spec.key, run_at, result.id)
         return True
 
     def _sync(self):
