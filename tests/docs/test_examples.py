@@ -1,0 +1,36 @@
+"""The README's and getting-started's examples work as written, in a new project on the suite's database."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/getting-started.rst"])
+def test_the_examples_run_as_written(document):
+    database = "postgres" if os.environ.get("STEADY_QUEUE_TEST_DB") == "postgres" else "sqlite"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "tests/docs/examples.py"), document, "--database", database],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    last = completed.stdout.strip().splitlines()[-1]
+    assert last.endswith(" failed") and " 0 failed" in last, last
+
+
+def test_a_wrong_example_fails_the_doc_test(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    assert 'result.status  # "SUCCESSFUL"' in readme
+    wrong = tmp_path / "README.md"
+    wrong.write_text(readme.replace('result.status  # "SUCCESSFUL"', 'result.status  # "FAILED"'))
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "tests/docs/examples.py"), str(wrong)], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode != 0
+    assert "the documentation says 'FAILED'" in completed.stderr
