@@ -109,7 +109,7 @@ def test_a_model_instance_key_is_its_type_and_primary_key():
     [
         (lambda: tasks.one_at_a_time.enqueue(None, "x"), "must be a non-empty string or a saved model instance, not None"),
         (lambda: tasks.one_at_a_time.enqueue("", "x"), "must be a non-empty string"),
-        (lambda: tasks.one_at_a_time.enqueue(key="k"), "key function of tests.testapp.tasks.one_at_a_time raised TypeError"),
+        (lambda: tasks.one_at_a_time.enqueue(key="k"), "key of tests.testapp.tasks.one_at_a_time cannot be computed: its function raised TypeError"),
         (lambda: tasks.one_at_a_time.enqueue("x" * 300, "x"), "characters long; the limit is 255"),
     ],
 )
@@ -148,7 +148,8 @@ def test_a_crashed_worker_gives_its_slot_to_the_next_job(worker):
     second = tasks.one_at_a_time.enqueue("a", "2")
     claim(["*"], 10, worker.pk)
     # What the supervisor does after reaping a worker that died.
-    fail_claims(ClaimedExecution.objects.filter(process=worker), ProcessExitError, "killed", release_slots=True)
+    killed = ProcessExitError("worker", "w", 1, "was killed by SIGKILL")
+    fail_claims(ClaimedExecution.objects.filter(process=worker), killed, release_slots=True)
     assert state(first) == "failed" and state(second) == "ready"
 
 

@@ -82,7 +82,8 @@ def test_applied_inside_task_is_an_error_at_import():
 def test_a_key_used_twice_is_an_error(registry):
     recurring(schedule="@daily", key="same")(tasks.echo)
     recurring(schedule="@daily", key="same")(tasks.echo)  # the same declaration again is harmless
-    with pytest.raises(RecurringTaskError, match="key 'same' is used twice: by tests.testapp.tasks.echo and by"):
+    message = "Recurring task 'same': the key is used twice: by tests.testapp.tasks.echo and by"
+    with pytest.raises(RecurringTaskError, match=message):
         recurring(schedule="@daily", key="same")(tasks.add)
 
 

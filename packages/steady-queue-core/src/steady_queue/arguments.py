@@ -15,14 +15,20 @@ import uuid
 from django.apps import apps
 from django.db import models
 
+from steady_queue.exceptions import SteadyQueueError
+
 TAG = "__sq__"
 
 
-class SerializationError(TypeError):
+class SerializationError(SteadyQueueError, TypeError):
     """An argument cannot be stored as JSON; raised at enqueue, before anything is written."""
 
+    def __init__(self, where, problem):
+        self.where = where
+        super().__init__(f"{where} {problem}")
 
-class DeserializationError(Exception):
+
+class DeserializationError(SteadyQueueError):
     """A stored argument cannot be turned back into Python (for example, its model row is gone)."""
 
 
@@ -39,16 +45,11 @@ def deserialize(args, kwargs):
     return [_decode(value) for value in args], {key: _decode(value) for key, value in kwargs.items()}
 
 
-def encode(value, where="value"):
-    """Encode a single value (a return value, a recurring task's argument...)."""
-    return _encode(value, where)
-
-
 def _key(key, where):
     if not isinstance(key, str):
-        raise SerializationError(f"{where} has a key {key!r} of type {type(key).__name__}: dict keys must be strings.")
+        raise SerializationError(where, f"has a key {key!r} of type {type(key).__name__}: dict keys must be strings.")
     if "\x00" in key:
-        raise SerializationError(f"{where} has a key with a NUL character, which PostgreSQL cannot store.")
+        raise SerializationError(where, "has a key with a NUL character, which PostgreSQL cannot store.")
     return key
 
 
@@ -56,13 +57,13 @@ def _encode(value, where):
     # Checked first and in order of frequency: most arguments are plain JSON.
     if isinstance(value, str):
         if "\x00" in value:
-            raise SerializationError(f"{where} contains a NUL character, which PostgreSQL cannot store.")
+            raise SerializationError(where, "contains a NUL character, which PostgreSQL cannot store.")
         return value
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise SerializationError(f"{where} is {value!r}: JSON has no NaN or infinity.")
+            raise SerializationError(where, f"is {value!r}: JSON has no NaN or infinity.")
         return value
     if isinstance(value, (list, tuple)):
         return [_encode(item, f"{where}[{index}]") for index, item in enumerate(value)]
@@ -80,19 +81,21 @@ def _encode(value, where):
         return {TAG: "timedelta", "v": [value.days, value.seconds, value.microseconds]}
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
-            raise SerializationError(f"{where} is {value!r}: only finite decimals can be stored.")
+            raise SerializationError(where, f"is {value!r}: only finite decimals can be stored.")
         return {TAG: "decimal", "v": str(value)}
     if isinstance(value, uuid.UUID):
         return {TAG: "uuid", "v": str(value)}
     if isinstance(value, models.Model):
         if value.pk is None or value._state.adding:
             raise SerializationError(
-                f"{where} is an unsaved {value._meta.label} instance: save it before enqueueing, "
+                where,
+                f"is an unsaved {value._meta.label} instance: save it before enqueueing, "
                 "the worker loads it again by primary key."
             )
         return {TAG: "model", "v": [value._meta.label_lower, _encode(value.pk, f"{where}.pk")]}
     raise SerializationError(
-        f"{where} has unsupported type {type(value).__module__}.{type(value).__qualname__}: "
+        where,
+        f"has unsupported type {type(value).__module__}.{type(value).__qualname__}: "
         "use JSON types, datetime, date, time, timedelta, Decimal, UUID or a saved model instance."
     )
 

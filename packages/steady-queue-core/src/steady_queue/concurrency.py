@@ -11,11 +11,17 @@ from datetime import timedelta
 from django.db import models
 from django.tasks import Task
 
+from steady_queue.exceptions import SteadyQueueError
+
 KEY_MAX_LENGTH = 255
 
 
-class ConcurrencyKeyError(ValueError):
+class ConcurrencyKeyError(SteadyQueueError, ValueError):
     """A concurrency key could not be computed for a call; raised at enqueue, nothing is written."""
+
+    def __init__(self, task_path, problem):
+        self.task_path = task_path
+        super().__init__(f"The concurrency key of {task_path} {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,26 +38,22 @@ class ConcurrencyLimit:
                 value = self.key(*args, **kwargs)
             except Exception as error:
                 raise ConcurrencyKeyError(
-                    f"The concurrency key function of {task.module_path} raised {type(error).__name__}: {error}"
+                    task.module_path, f"cannot be computed: its function raised {type(error).__name__}: {error}"
                 ) from error
         else:
             value = self.key
         if isinstance(value, models.Model):
             if value.pk is None:
-                raise ConcurrencyKeyError(
-                    f"The concurrency key of {task.module_path} is an unsaved {value._meta.label} instance."
-                )
+                raise ConcurrencyKeyError(task.module_path, f"is an unsaved {value._meta.label} instance.")
             value = f"{value._meta.label_lower}/{value.pk}"
         if not isinstance(value, str) or not value:
             raise ConcurrencyKeyError(
-                f"The concurrency key of {task.module_path} must be a non-empty string or a saved model "
-                f"instance, not {value!r}."
+                task.module_path, f"must be a non-empty string or a saved model instance, not {value!r}."
             )
         key = f"{self.group or task.module_path}/{value}"
         if len(key) > KEY_MAX_LENGTH:
             raise ConcurrencyKeyError(
-                f"The concurrency key of {task.module_path} is {len(key)} characters long; the limit is "
-                f"{KEY_MAX_LENGTH}: {key[:60]}..."
+                task.module_path, f"is {len(key)} characters long; the limit is {KEY_MAX_LENGTH}: {key[:60]}..."
             )
         return key
 

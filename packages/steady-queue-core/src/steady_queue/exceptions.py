@@ -1,17 +1,48 @@
-"""Errors recorded on tasks whose worker process was lost. Importable wherever results are read."""
+"""The errors Steady Queue raises or records, in one hierarchy under Django's ``TaskException``.
+
+Each error builds its message from the facts it is given, so that every place raising it words
+it the same way. Errors of bad input stay where users meet them (``steady_queue.arguments``,
+``steady_queue.concurrency``, ``steady_queue.recurring_task``) and derive from the base here.
+"""
+
+from django.tasks.exceptions import TaskException
 
 
-class ProcessLostError(Exception):
-    """The process running a task stopped before it could record the outcome."""
+class SteadyQueueError(TaskException):
+    """Base of every error Steady Queue raises or records on a task."""
+
+
+class ProcessLostError(SteadyQueueError):
+    """The process running a task stopped before it could record the outcome.
+
+    Recorded on the task (its class path and message), never raised in user code.
+    """
+
+    def as_record(self):
+        """The entry for the job's ``errors`` history, as TaskResult.errors reads it back."""
+        path = f"{type(self).__module__}.{type(self).__qualname__}"
+        return {"exception_class_path": path, "message": str(self), "traceback": f"{path}: {self}\n"}
 
 
 class ProcessExitError(ProcessLostError):
     """The worker process exited (crashed, was killed) while running the task."""
 
+    def __init__(self, kind, name, pid, how):
+        super().__init__(f"{kind} {name} (pid {pid}) {how} while running this task")
+
 
 class ProcessPrunedError(ProcessLostError):
     """The worker process stopped sending heartbeats and was declared dead."""
 
+    def __init__(self, kind, name, pid, hostname, silent_seconds):
+        super().__init__(
+            f"{kind} {name} (pid {pid} on {hostname}) sent no heartbeat for {silent_seconds:.0f} s and was "
+            "declared dead while running this task"
+        )
+
 
 class ProcessMissingError(ProcessLostError):
     """The task was claimed by a process that no longer exists."""
+
+    def __init__(self):
+        super().__init__("the process that claimed this task no longer exists")

@@ -13,12 +13,17 @@ from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from django.utils.module_loading import import_string
 
 from steady_queue import arguments
+from steady_queue.exceptions import SteadyQueueError
 
 KEY_MAX_LENGTH = 255
 
 
-class RecurringTaskError(ImproperlyConfigured):
+class RecurringTaskError(SteadyQueueError, ImproperlyConfigured):
     """A recurring task is configured wrongly (raised at import, or when settings are checked)."""
+
+    def __init__(self, key, problem):
+        self.key = key
+        super().__init__(problem if key is None else f"Recurring task {key!r}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -55,13 +60,13 @@ def recurring(schedule, key, args=(), kwargs=None, queue_name=None, priority=Non
     def decorator(task):
         if not isinstance(task, Task):
             raise RecurringTaskError(
-                f"@recurring(key={key!r}) must be applied outside @task(), to the task it returns; got {task!r}."
+                key, f"@recurring must be applied outside @task(), to the task it returns; got {task!r}."
             )
         spec = build_spec(task, key, schedule, args, kwargs, queue_name, priority, description, "decorator")
         existing = _registry.get(spec.key)
         if existing is not None and existing != spec:
             raise RecurringTaskError(
-                f"Recurring task key {spec.key!r} is used twice: by {existing.task_path} and by {spec.task_path}."
+                spec.key, f"the key is used twice: by {existing.task_path} and by {spec.task_path}."
             )
         _registry[spec.key] = spec
         return task
@@ -72,33 +77,36 @@ def recurring(schedule, key, args=(), kwargs=None, queue_name=None, priority=Non
 def build_spec(task, key, schedule, args, kwargs, queue_name, priority, description, source):
     """Check one recurring configuration and return its spec; RecurringTaskError names the key."""
     if not isinstance(key, str) or not key or len(key) > KEY_MAX_LENGTH:
-        raise RecurringTaskError(f"A recurring task key must be a non-empty string of at most 255 characters, not {key!r}.")
-    where = f"Recurring task {key!r}"
+        raise RecurringTaskError(
+            None, f"A recurring task key must be a non-empty string of at most {KEY_MAX_LENGTH} characters: {key!r}."
+        )
     check_schedule(key, schedule)
     if args is None:
         args = ()
     if not isinstance(args, (list, tuple)):
-        raise RecurringTaskError(f"{where}: args must be a list or tuple, not {args!r}.")
+        raise RecurringTaskError(key, f"args must be a list or tuple, not {args!r}.")
     if kwargs is not None and not isinstance(kwargs, dict):
-        raise RecurringTaskError(f"{where}: kwargs must be a dict, not {kwargs!r}.")
+        raise RecurringTaskError(key, f"kwargs must be a dict, not {kwargs!r}.")
     try:
         encoded_args, encoded_kwargs = arguments.serialize(args, kwargs or {})
     except arguments.SerializationError as error:
-        raise RecurringTaskError(f"{where}: {error}") from error
+        raise RecurringTaskError(key, str(error)) from error
     priority = task.priority if priority is None else priority
-    if isinstance(priority, bool) or not isinstance(priority, int) or not TASK_MIN_PRIORITY <= priority <= TASK_MAX_PRIORITY:
+    whole = isinstance(priority, int) and not isinstance(priority, bool)
+    if not whole or not TASK_MIN_PRIORITY <= priority <= TASK_MAX_PRIORITY:
         raise RecurringTaskError(
-            f"{where}: priority must be a whole number from {TASK_MIN_PRIORITY} to {TASK_MAX_PRIORITY}, not {priority!r}."
+            key, f"priority must be a whole number from {TASK_MIN_PRIORITY} to {TASK_MAX_PRIORITY}, not {priority!r}."
         )
     queue_name = task.queue_name if queue_name is None else queue_name
     allowed = task.get_backend().queues
     if not isinstance(queue_name, str) or (allowed and queue_name not in allowed):
         raise RecurringTaskError(
-            f"{where}: queue {queue_name!r} is not allowed by the {task.backend!r} backend "
+            key,
+            f"queue {queue_name!r} is not allowed by the {task.backend!r} backend "
             f"(QUEUES: {', '.join(sorted(allowed))})."
         )
     if description is not None and not isinstance(description, str):
-        raise RecurringTaskError(f"{where}: description must be a string, not {description!r}.")
+        raise RecurringTaskError(key, f"description must be a string, not {description!r}.")
     return RecurringTaskSpec(
         key=key,
         schedule=schedule,
@@ -116,11 +124,11 @@ def check_schedule(key, schedule):
     from crontab import CronTab
 
     if not isinstance(schedule, str) or not schedule.strip():
-        raise RecurringTaskError(f"Recurring task {key!r}: schedule must be a crontab expression, not {schedule!r}.")
+        raise RecurringTaskError(key, f"schedule must be a crontab expression, not {schedule!r}.")
     try:
         CronTab(schedule)
     except ValueError as error:
-        raise RecurringTaskError(f"Recurring task {key!r}: invalid schedule {schedule!r}: {error}") from error
+        raise RecurringTaskError(key, f"invalid schedule {schedule!r}: {error}") from error
 
 
 def settings_specs(configured):
@@ -130,9 +138,9 @@ def settings_specs(configured):
         try:
             task = import_string(options["task"])
         except ImportError as error:
-            raise RecurringTaskError(f"Recurring task {key!r}: cannot import task {options['task']!r}: {error}") from error
+            raise RecurringTaskError(key, f"cannot import task {options['task']!r}: {error}") from error
         if not isinstance(task, Task):
-            raise RecurringTaskError(f"Recurring task {key!r}: {options['task']!r} is not a task (use @task()).")
+            raise RecurringTaskError(key, f"{options['task']!r} is not a task (use @task()).")
         specs[key] = build_spec(
             task,
             key,
@@ -155,6 +163,7 @@ def recurring_tasks():
     twice = sorted(set(from_settings) & set(_registry))
     if twice:
         raise RecurringTaskError(
+            None,
             f"Recurring task key(s) {', '.join(map(repr, twice))} are defined both by @recurring and in "
             "STEADY_QUEUE['recurring_tasks']."
         )

@@ -146,23 +146,22 @@ def release_claims(claims):
 
 
 @retry_on_lock
-def fail_claims(claims, error_class, message, *, release_slots):
-    """Mark claimed jobs failed because their process was lost. Returns the job ids.
+def fail_claims(claims, error, *, release_slots):
+    """Mark claimed jobs failed with a ProcessLostError: their process was lost. Returns the job ids.
 
     ``release_slots`` says whether the process is known to be gone. A process that was only
     declared dead (no heartbeat) may still be running the job, so its concurrency slots are left to
     expire rather than handed to the next job: a limit is never exceeded because of a prune.
     """
     now = timezone.now()
-    path = f"{error_class.__module__}.{error_class.__qualname__}"
-    error = {"exception_class_path": path, "message": message, "traceback": f"{path}: {message}\n"}
+    record = error.as_record()
     with write_transaction():
         rows = list(lock(claims).select_related("process", "job"))
         for claim in rows:
             job = claim.job
             worker = claim.process.name if claim.process else "unknown"
             Job.objects.filter(pk=job.pk).update(
-                errors=[*job.errors, error], **_attempt_fields(job, worker, claim.created_at, now)
+                errors=[*job.errors, record], **_attempt_fields(job, worker, claim.created_at, now)
             )
             if release_slots:
                 _release_slot(job, now)

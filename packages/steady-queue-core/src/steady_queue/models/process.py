@@ -91,9 +91,7 @@ def _prune_batch(alive_threshold):
             silent = (timezone.now() - process.last_heartbeat_at).total_seconds()
             failed = fail_claims(
                 ClaimedExecution.objects.filter(process_id=process.pk),
-                ProcessPrunedError,
-                f"{process.kind} {process.name} (pid {process.pid} on {process.hostname}) sent no heartbeat "
-                f"for {silent:.0f} s and was declared dead while running this task",
+                ProcessPrunedError(process.kind, process.name, process.pid, process.hostname, silent),
                 release_slots=False,
             )
             logger.warning(
@@ -112,8 +110,7 @@ def fail_orphaned_claims():
         orphans = ClaimedExecution.objects.filter(process__isnull=True)
         failed = fail_claims(
             lock(orphans),
-            ProcessMissingError,
-            "the process that claimed this task no longer exists",
+            ProcessMissingError(),
             release_slots=False,
         )
     if failed:
