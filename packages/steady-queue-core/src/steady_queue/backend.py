@@ -5,8 +5,7 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from steady_queue import arguments
-from steady_queue.conf import queue_pattern_problem
+from steady_queue import arguments, queue_patterns
 from steady_queue.enqueueing import insert_jobs
 from steady_queue.models import Job
 from steady_queue.results import build_result, fetch_result
@@ -100,7 +99,7 @@ class SteadyQueueBackend(BaseTaskBackend):
                 id="steady_queue.E001",
             )
         for name in sorted(self.queues):
-            problem = queue_pattern_problem(name) or ("*" in name and f"queue name {name!r} may not contain '*'.")
+            problem = queue_patterns.problem(name) or ("*" in name and f"queue name {name!r} may not contain '*'.")
             if problem:
                 yield checks.Error(f"TASKS[{self.alias!r}]['QUEUES']: {problem}", id="steady_queue.E002")
         unknown_options = sorted(set(self.options) - self.known_options)

@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from steady_queue import queue_patterns
+
 WORKER_DEFAULTS = {
     "queues": ["*"],
     "threads": 3,
@@ -113,7 +115,7 @@ class _Problems(list):
             self.append(f"{where} must be a non-empty list of queue names, not {value!r}.")
             return None
         for name in value:
-            problem = queue_pattern_problem(name)
+            problem = queue_patterns.problem(name)
             if problem:
                 self.append(f"{where}: {problem}")
                 return None
@@ -123,17 +125,6 @@ class _Problems(list):
         for key in mapping:
             if key not in known:
                 self.append(f"{where} has an unknown key {key!r} (known: {', '.join(sorted(known))}).")
-
-
-def queue_pattern_problem(name):
-    """Say what is wrong with a queue name or pattern ('*', 'mail*', 'email'), or return None."""
-    if not isinstance(name, str) or not name.strip():
-        return f"a queue name must be a non-empty string, not {name!r}."
-    if name != name.strip() or "," in name:
-        return f"queue name {name!r} may not contain commas or surrounding spaces."
-    if "*" in name[:-1]:
-        return f"queue pattern {name!r} may only have '*' at its end ('*' or 'prefix*')."
-    return None
 
 
 def _entries(problems, where, value):

@@ -16,15 +16,15 @@ def insert_jobs(jobs, now):
     using = router.db_for_write(Job)
     from steady_queue.sql import for_connection
 
-    fast = for_connection(using)
-    if fast is not None and not any(job.concurrency_key for job in jobs):
+    vendor_sql = for_connection(using)
+    if vendor_sql is not None and not any(job.concurrency_key for job in jobs):
         connection = connections[using]
-        if fast.SINGLE_STATEMENT_FINISH:
-            # PostgreSQL: one statement, a transaction of its own (or part of the caller's).
-            fast.insert_jobs(connection, jobs, now)
+        if vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
+            # One statement: a transaction of its own, or part of the caller's.
+            vendor_sql.insert_jobs(connection, jobs, now)
         else:
             with transaction.atomic(using=using, savepoint=False):
-                fast.insert_jobs(connection, jobs, now)
+                vendor_sql.insert_jobs(connection, jobs, now)
         return jobs
     # No savepoint: the inserts either all succeed or the caller's transaction is doomed anyway,
     # and a savepoint would cost two more round trips on every enqueue.

@@ -2,7 +2,7 @@
 
 import logging
 
-from steady_queue.conf import queue_pattern_problem
+from steady_queue import queue_patterns
 from steady_queue.db import retry_on_lock
 from steady_queue.models import Pause
 
@@ -27,7 +27,7 @@ def allowed_queue_names():
 @retry_on_lock
 def pause(queue_name):
     """Stop workers from taking tasks of a queue (running ones finish). True if it was not paused."""
-    problem = queue_pattern_problem(queue_name)
+    problem = queue_patterns.problem(queue_name)
     if problem or "*" in queue_name:
         raise ValueError(problem or f"pause() takes a queue name, not a pattern: {queue_name!r}.")
     allowed = allowed_queue_names()

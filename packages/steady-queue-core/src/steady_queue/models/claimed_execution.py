@@ -55,8 +55,8 @@ def finish_many(successes, process_id, worker_name, *, preserve):
     from steady_queue.sql import for_connection
 
     using = queue_database()
-    fast = for_connection(using)
-    if fast is None:
+    vendor_sql = for_connection(using)
+    if vendor_sql is None:
         recorded = set()
         with write_transaction(using):
             for s in successes:
@@ -64,11 +64,11 @@ def finish_many(successes, process_id, worker_name, *, preserve):
                     recorded.add(s.job_id)
         return recorded
     limited = [s for s in successes if s.job.concurrency_key]
-    if not limited and fast.SINGLE_STATEMENT_FINISH:
+    if not limited and vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
-        return fast.finish(connections[using], process_id, worker_name, successes, preserve)
+        return vendor_sql.finish(connections[using], process_id, worker_name, successes, preserve)
     with write_transaction(using):
-        recorded = fast.finish(connections[using], process_id, worker_name, successes, preserve)
+        recorded = vendor_sql.finish(connections[using], process_id, worker_name, successes, preserve)
         # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
         now = timezone.now()
         for s in limited:

@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from steady_queue import queue_patterns
 from steady_queue.db import queue_database, retry_on_lock, skip_locked, write_transaction
 
 from .claimed_execution import ClaimedExecution
@@ -40,8 +41,8 @@ def claim(queue_patterns, limit, process_id, paused=None):
     from steady_queue.sql import for_connection
 
     using = queue_database()
-    fast = for_connection(using)
-    if fast is None:
+    vendor_sql = for_connection(using)
+    if vendor_sql is None:
         return claim_portable(queue_patterns, limit, process_id)
     if paused is None:
         paused = paused_queue_names()
@@ -50,7 +51,7 @@ def claim(queue_patterns, limit, process_id, paused=None):
         if len(jobs) >= limit:
             break
         # Each pattern's claim commits on its own: nothing spans the patterns but their order.
-        jobs += fast.claim(using, pattern, limit - len(jobs), process_id, paused)
+        jobs += vendor_sql.claim(using, pattern, limit - len(jobs), process_id, paused)
     return jobs
 
 
@@ -86,10 +87,10 @@ def claim_portable(queue_patterns, limit, process_id):
 
 def pattern_filters(patterns):
     """One filter per queue pattern, in the order they are served: 'email', 'mail*' or '*'."""
-    for pattern in patterns:
-        if pattern == "*":
+    for kind, text in map(queue_patterns.parse, patterns):
+        if kind == "all":
             yield Q()
-        elif pattern.endswith("*"):
-            yield Q(queue_name__startswith=pattern[:-1])
+        elif kind == "prefix":
+            yield Q(queue_name__startswith=text)
         else:
-            yield Q(queue_name=pattern)
+            yield Q(queue_name=text)

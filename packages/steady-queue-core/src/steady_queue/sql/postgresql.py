@@ -1,13 +1,15 @@
 """PostgreSQL: single-statement claims and enqueues (data-modifying CTEs), array-bound batches."""
 
+from steady_queue import queue_patterns
+
 JOB = "steady_queue_job"
 READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
 PAUSE = "steady_queue_pause"
 SCHEDULED = "steady_queue_scheduled_execution"
 
-# Whether finish() is a single statement, safe to run outside a transaction.
-SINGLE_STATEMENT_FINISH = True
+# Whether insert_jobs() and finish() are each one statement: atomic without a transaction around them.
+WRITES_ARE_SINGLE_STATEMENTS = True
 
 
 def claim_sql(queue_filter, job_columns):
@@ -35,11 +37,12 @@ def claim_sql(queue_filter, job_columns):
 
 def queue_condition(pattern):
     """SQL and parameters selecting the ready rows of one queue pattern."""
-    if pattern == "*":
+    kind, text = queue_patterns.parse(pattern)
+    if kind == "all":
         return "", []
-    if pattern.endswith("*"):
-        return "starts_with(r.queue_name, %s) AND", [pattern[:-1]]
-    return "r.queue_name = %s AND", [pattern]
+    if kind == "prefix":
+        return "starts_with(r.queue_name, %s) AND", [text]
+    return "r.queue_name = %s AND", [text]
 
 
 def claim(using, pattern, limit, process_id, paused):

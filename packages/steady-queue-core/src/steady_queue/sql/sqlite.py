@@ -5,23 +5,27 @@ Callers run these inside write_transaction() (BEGIN IMMEDIATE), which is what se
 
 import json
 
+from steady_queue import queue_patterns
+
 JOB = "steady_queue_job"
 READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
 PAUSE = "steady_queue_pause"
 SCHEDULED = "steady_queue_scheduled_execution"
 
-# Whether finish() is a single statement, safe to run outside a transaction.
-SINGLE_STATEMENT_FINISH = False
+# Whether insert_jobs() and finish() are each one statement: atomic without a transaction around them.
+WRITES_ARE_SINGLE_STATEMENTS = False
 
 
 def queue_condition(pattern):
-    if pattern == "*":
+    """SQL and parameters selecting the ready rows of one queue pattern."""
+    kind, text = queue_patterns.parse(pattern)
+    if kind == "all":
         return "", []
-    if pattern.endswith("*"):
+    if kind == "prefix":
         # substr, not LIKE: SQLite's LIKE ignores case.
-        return "substr(r.queue_name, 1, %s) = %s AND", [len(pattern) - 1, pattern[:-1]]
-    return "r.queue_name = %s AND", [pattern]
+        return "substr(r.queue_name, 1, %s) = %s AND", [len(text), text]
+    return "r.queue_name = %s AND", [text]
 
 
 def claim(using, pattern, limit, process_id, paused):

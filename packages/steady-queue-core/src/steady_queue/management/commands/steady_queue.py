@@ -16,7 +16,10 @@ except ModuleNotFoundError as error:
         help = "Run the Steady Queue supervisor (requires the steady-queue-worker package)."
 
         def handle(self, *args, **options):
+            from steady_queue import __version__
+
             raise CommandError(
-                "steady-queue-worker is not installed on this host: "
-                "'pip install steady-queue-worker' to run tasks here."
+                "steady-queue-worker is not installed on this host, so it cannot run tasks here. Install "
+                f"the steady-queue-worker distribution, version {__version__} like steady-queue-core: see the "
+                "Installation page of the documentation (docs/installation.rst)."
             )
