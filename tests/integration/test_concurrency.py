@@ -192,3 +192,30 @@ def test_finishing_after_the_semaphore_expired_still_releases_the_next_job(worke
     run(worker)
     assert state(first) == "successful"
     assert state(second) == "ready"
+
+
+class AbandonedOutcome(Exception):
+    pass
+
+
+@pytest.mark.parametrize("outcome", ["finish_many", "fail"])
+def test_the_slot_is_handed_on_inside_the_transaction_that_records_the_outcome(worker, outcome):
+    from django.db import transaction
+
+    from steady_queue.models.claimed_execution import Success, fail, finish_many
+
+    first = tasks.one_at_a_time.enqueue("a", "1")
+    second = tasks.one_at_a_time.enqueue("a", "2")
+    (job,) = claim(["*"], 10, worker.pk)
+    now = timezone.now()
+    record = {"exception_class_path": "builtins.ValueError", "message": "x", "traceback": "ValueError: x\n"}
+    with pytest.raises(AbandonedOutcome), transaction.atomic():
+        if outcome == "fail":
+            fail(job, worker.pk, worker.name, now, record)
+        else:
+            finish_many([Success(job, now, now, None)], worker.pk, worker.name, preserve=True)
+        assert state(second) == "ready"  # handed on together with the outcome ...
+        raise AbandonedOutcome
+    # ... and not at all when the outcome's transaction does not commit.
+    assert [state(first), state(second)] == ["claimed", "blocked"]
+    assert free_slots("a") == 0
