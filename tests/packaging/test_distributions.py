@@ -4,19 +4,15 @@ import json
 import subprocess
 import sys
 import venv
-import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = Path(__file__).with_name("core_only.py")
-PACKAGES = ["steady-queue-core", "steady-queue-worker", "steady-queue-cron"]
+from tests.packaging.dist import HOST_CHECK, PACKAGES, ROOT, build, holds_its_own, top_dirs
 
 
-def run_core_only(python, tmp_path, *flags):
+def run_host_check(python, tmp_path, *flags):
     completed = subprocess.run(
-        [python, str(SCRIPT), str(tmp_path / "web.sqlite3"), *flags],
+        [python, str(HOST_CHECK), str(tmp_path / "web.sqlite3"), *flags],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -27,11 +23,13 @@ def run_core_only(python, tmp_path, *flags):
 
 
 def test_a_web_host_needs_neither_worker_nor_cron(tmp_path):
-    report = run_core_only(sys.executable, tmp_path, "--block-runtime")
+    report = run_host_check(sys.executable, tmp_path, "--block-runtime")
     assert report["status"] == "READY"
     assert report["args"] == ["web", {"__sq__": "datetime", "v": "2026-01-01T00:00:00+00:00"}]
     assert report["runtime_imported"] == []
+    assert report["command_module"] == "steady_queue.management.commands.steady_queue"
     assert "steady-queue-worker is not installed" in report["command_error"]
+    assert "docs/installation.rst" in report["command_error"]
 
 
 def test_versions_of_the_three_distributions_agree():
@@ -48,32 +46,22 @@ def test_versions_of_the_three_distributions_agree():
 
 @pytest.mark.slow
 def test_wheels_build_and_core_alone_installs_and_enqueues(tmp_path):
-    dist = tmp_path / "dist"
-    for package in PACKAGES:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT / "packages" / package)],
-            check=True,
-            timeout=300,
-        )
-    wheels = {w.name.split("-")[0]: w for w in dist.glob("*.whl")}
-    assert set(wheels) == {"steady_queue_core", "steady_queue_worker", "steady_queue_cron"}
-
-    def top_dirs(wheel):
-        names = zipfile.ZipFile(wheel).namelist()
-        return {"/".join(n.split("/")[:2]) for n in names if not n.split("/")[0].endswith(".dist-info")}
-
-    assert "steady_queue/__init__.py" in top_dirs(wheels["steady_queue_core"])
-    assert "steady_queue/migrations" in top_dirs(wheels["steady_queue_core"])
-    assert top_dirs(wheels["steady_queue_worker"]) == {"steady_queue/worker"}
-    assert top_dirs(wheels["steady_queue_cron"]) == {"steady_queue/cron"}
+    wheels = build(tmp_path / "dist", sdist=False)
+    assert all(holds_its_own(package, wheel) for package, wheel in wheels.items())
+    assert "steady_queue/__init__.py" in top_dirs(wheels["steady-queue-core"])
+    assert "steady_queue/migrations" in top_dirs(wheels["steady-queue-core"])
+    assert top_dirs(wheels["steady-queue-worker"]) == {"steady_queue/worker"}
+    assert top_dirs(wheels["steady-queue-cron"]) == {"steady_queue/cron"}
 
     env_dir = tmp_path / "web-host"
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", str(wheels["steady_queue_core"])], check=True, timeout=600
+        [python, "-m", "pip", "install", "-q", str(wheels["steady-queue-core"])], check=True, timeout=600
     )
-    report = run_core_only(python, tmp_path)
+    report = run_host_check(python, tmp_path)
     assert report["status"] == "READY"
+    assert report["distributions"]["steady-queue-core"] == "0.1.0"
+    assert report["distributions"]["steady-queue-worker"] is None
     assert report["runtime_imported"] == []
     assert "steady-queue-worker is not installed" in report["command_error"]

@@ -1,5 +1,6 @@
 """A small shop that sends its e-mails and reports through Steady Queue, on SQLite."""
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,6 +17,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The admin's CSS and JavaScript: runserver serves them under STATIC_URL while DEBUG is on.
+    "django.contrib.staticfiles",
     "steady_queue",
     "shop",
 ]
@@ -38,12 +41,14 @@ TEMPLATES = [
     }
 ]
 ROOT_URLCONF = "demo_project.urls"
+STATIC_URL = "static/"
 
 DATABASES = {
     "default": {
         # Django's default SQLite settings: Steady Queue needs nothing special here.
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "demo.sqlite3",
+        # STEADY_QUEUE_DEMO_DATABASE lets the tests run the demo on a database file of their own.
+        "NAME": os.environ.get("STEADY_QUEUE_DEMO_DATABASE", BASE_DIR / "demo.sqlite3"),
     }
 }
 

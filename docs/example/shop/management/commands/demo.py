@@ -43,7 +43,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING("Status"))
         self.show(results)
         if importlib.util.find_spec("steady_queue.worker") is None:
-            self.stdout.write("Install steady-queue-worker to run them: pip install steady-queue-worker")
+            self.stdout.write("Install the steady-queue-worker distribution to run them: see docs/installation.rst.")
             return
         self.run_worker(results, timeout)
 
