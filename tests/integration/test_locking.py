@@ -1,0 +1,104 @@
+"""write_transaction() and retry_on_lock() against real concurrent connections, outside any test transaction.
+
+The other integration tests run inside a transaction, where both short-circuit; here two threads,
+each with its own connection, collide the way two worker processes do.
+"""
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+from django.db import connection, connections, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+
+from steady_queue.db import retry_on_lock, write_transaction
+from tests.testapp.models import Author
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_threads(*functions):
+    """Run each function in a thread of its own (its own connection); re-raise the first error."""
+    errors = []
+
+    def run(function):
+        try:
+            function()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+
+
+def read_then_write(name, attempts, transaction_factory, hold=0.0, wait=0.0):
+    """A runtime-shaped transaction: read, think, then write."""
+
+    def body():
+        attempts[name] += 1
+        with transaction_factory():
+            list(Author.objects.all())
+            time.sleep(hold)
+            Author.objects.create(name=name)
+
+    def start():
+        time.sleep(wait)
+        retry_on_lock(body)()
+
+    return start
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's lock upgrade; PostgreSQL locks rows")
+def test_on_sqlite_deferred_transactions_hit_the_lock_and_are_retried():
+    attempts = Counter()
+    in_threads(
+        read_then_write("first", attempts, transaction.atomic, hold=0.4),
+        read_then_write("second", attempts, transaction.atomic, wait=0.1),
+    )
+    assert sorted(Author.objects.values_list("name", flat=True)) == ["first", "second"]
+    # The first one read, then found the second one's write lock when it wanted to write: SQLite
+    # refuses such an upgrade at once ("database is locked"), and retry_on_lock ran it again.
+    assert attempts["first"] >= 2 and attempts["second"] == 1
+
+
+def test_write_transactions_queue_for_the_lock_instead_of_failing():
+    attempts = Counter()
+    in_threads(
+        read_then_write("first", attempts, write_transaction, hold=0.4),
+        read_then_write("second", attempts, write_transaction, wait=0.1),
+    )
+    assert sorted(Author.objects.values_list("name", flat=True)) == ["first", "second"]
+    assert attempts == {"first": 1, "second": 1}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's deadlock detection")
+def test_on_postgresql_a_deadlock_is_retried():
+    one, two = Author.objects.create(name="one"), Author.objects.create(name="two")
+    attempts, both_locked_one_row = Counter(), threading.Barrier(2, timeout=10)
+
+    def update_in_order(name, rows):
+        @retry_on_lock
+        def body():
+            attempts[name] += 1
+            with write_transaction():
+                Author.objects.filter(pk=rows[0].pk).update(name=Concat(F("name"), Value(f"+{name}")))
+                if attempts[name] == 1:
+                    both_locked_one_row.wait()
+                Author.objects.filter(pk=rows[1].pk).update(name=Concat(F("name"), Value(f"+{name}")))
+
+        return body
+
+    in_threads(update_in_order("a", (one, two)), update_in_order("b", (two, one)))
+    # PostgreSQL broke the deadlock by failing one transaction; it ran again and both committed.
+    assert sorted(attempts.values()) == [1, 2]
+    names = set(Author.objects.values_list("name", flat=True))
+    assert names in ({"one+a+b", "two+a+b"}, {"one+b+a", "two+b+a"})
