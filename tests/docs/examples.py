@@ -9,8 +9,12 @@ reStructuredText) is appended to that file before anything runs; the other Pytho
 order in one interpreter, as one ``manage.py shell`` session would; each line of a bash block runs
 as a command, ``python manage.py steady_queue`` in the background until the tasks it can run have
 finished, then stopped with the SIGINT of a Ctrl-C. An expression followed by a comment holding a
-Python literal (``result.status  # "READY"``) must equal it. ``pip install`` lines are skipped: the
-checkout's packages are already installed here, and ``./dev dist`` tests installing them.
+Python literal (``result.status  # "READY"``) must equal it.
+
+The project gets a new virtual environment of its own. The document's ``pip install`` lines run
+first, from the repository's root as its docs say (a document without one gets the three packages
+installed from the checkout, as docs/installation.rst says); for PostgreSQL, psycopg is added as
+the installation page says. ``--here`` uses this interpreter instead and skips the pip lines.
 
 In settings.py, ``...`` or a ``# ...`` line in a list stands for what the list already held.
 Exits non-zero, saying which block failed, when anything does not work as written.
@@ -28,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = Path(__file__).with_name("session.py")
+PACKAGES = ["steady-queue-core", "steady-queue-worker", "steady-queue-cron"]
 FILE_TARGET = re.compile(r"^#\s*([\w/]+\.py)\s*$")
 
 
@@ -111,8 +116,26 @@ def settings_text(code):
     return "\n".join(lines) + "\n"
 
 
-def make_project(directory, files, database):
-    python = sys.executable
+def make_environment(directory, steps, database):
+    """A new virtual environment with what the document (or the installation page) installs."""
+    import venv
+
+    venv.create(directory / "venv", with_pip=True)
+    python = str(directory / "venv/bin/python")
+    commands = [step["command"].split() for step in steps if step.get("command", "").startswith("pip ")]
+    if not commands:
+        commands = [["pip", "install", *[f"./packages/{name}" for name in PACKAGES]]]
+    if database is not None:
+        commands.append(["pip", "install", "psycopg[binary]>=3.2"])
+    for command in commands:
+        print(f"  $ {' '.join(command)}")
+        subprocess.run([python, "-m", *command, "--quiet", "--disable-pip-version-check"], cwd=ROOT, check=True)
+    return python
+
+
+def make_project(directory, files, database, python):
+    directory = directory / "project"
+    directory.mkdir()
     subprocess.run([python, "-m", "django", "startproject", "mysite", str(directory)], check=True)
     subprocess.run([python, "manage.py", "startapp", "shop"], cwd=directory, check=True)
     for name, parts in files.items():
@@ -123,6 +146,7 @@ def make_project(directory, files, database):
     if database is not None:
         with (directory / "mysite/settings.py").open("a") as handle:
             handle.write(f"\n\n# The doc test's PostgreSQL database.\nDATABASES = {{'default': {database!r}}}\n")
+    return directory
 
 
 def postgres_database():
@@ -154,6 +178,9 @@ def main():
     parser.add_argument("document", type=Path, help="README.md or a .rst page, relative to the repository.")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--keep", action="store_true", help="Keep the project folder and print where it is.")
+    parser.add_argument(
+        "--here", action="store_true", help="Use this interpreter's packages instead of a new environment."
+    )
     options = parser.parse_args()
     path = options.document if options.document.is_absolute() else ROOT / options.document
     text = path.read_text()
@@ -163,10 +190,11 @@ def main():
     database, drop = postgres_database() if options.database == "postgres" else (None, lambda: None)
     directory = Path(tempfile.mkdtemp(prefix="sq-doc-"))
     try:
-        make_project(directory, files, database)
+        python = sys.executable if options.here else make_environment(directory, steps, database)
+        project = make_project(directory, files, database, python)
         environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "mysite.settings", "PYTHONUNBUFFERED": "1"}
         completed = subprocess.run(
-            [sys.executable, str(SESSION)], input=json.dumps(steps), text=True, cwd=directory, env=environment
+            [python, str(SESSION)], input=json.dumps(steps), text=True, cwd=project, env=environment
         )
     finally:
         drop()

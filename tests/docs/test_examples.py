@@ -1,4 +1,4 @@
-"""The README's and getting-started's examples work as written, in a new project on the suite's database."""
+"""The README's and getting-started's examples work as written: a new environment and project, the suite's database."""
 
 import os
 import subprocess
@@ -30,7 +30,10 @@ def test_a_wrong_example_fails_the_doc_test(tmp_path):
     wrong = tmp_path / "README.md"
     wrong.write_text(readme.replace('result.status  # "SUCCESSFUL"', 'result.status  # "FAILED"'))
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "tests/docs/examples.py"), str(wrong)], capture_output=True, text=True, timeout=300
+        [sys.executable, str(ROOT / "tests/docs/examples.py"), str(wrong), "--here"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode != 0
     assert "the documentation says 'FAILED'" in completed.stderr
