@@ -39,12 +39,13 @@ def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):
 class SupervisorProcess:
     """A running ``manage.py steady_queue``; its output is collected in a file."""
 
-    def __init__(self, tmp_path, config=None, args=()):
+    def __init__(self, tmp_path, config=None, args=(), env=None):
         env = {
             **os.environ,
             "STEADY_QUEUE_TEST_SUBPROCESS": "1",
             "STEADY_QUEUE_TEST_CONFIG": json.dumps({**FAST, **(config or {})}),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         self.log_path = Path(tmp_path) / f"supervisor-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
@@ -76,9 +77,27 @@ class SupervisorProcess:
 
     def kill_everything(self):
         """Leave nothing running after a test, whatever happened."""
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for pid in session_pids(self.popen.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.popen.wait()
         self._log.close()
+
+
+def session_pids(sid):
+    """The live processes of session ``sid``.
+
+    The supervisor is started in a session of its own; its children each have their own process
+    group (so that a terminal's Ctrl-C reaches the supervisor alone) but stay in its session.
+    """
+    listing = subprocess.run(["ps", "-A", "-o", "pid="], capture_output=True, text=True, check=True).stdout
+    pids = []
+    for pid in map(int, listing.split()):
+        try:
+            if os.getsid(pid) == sid:
+                pids.append(pid)
+        except OSError:
+            pass  # gone since, or not ours to look at
+    return pids

@@ -6,13 +6,12 @@ import signal
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections
 from django.core.management.base import BaseCommand
+from django.db import connections
 from django.tasks import default_task_backend
 from django.utils import timezone
 
@@ -49,7 +48,10 @@ class Command(BaseCommand):
 
     def run_worker(self, results, timeout):
         self.stdout.write(self.style.MIGRATE_HEADING("Running python manage.py steady_queue"))
-        supervisor = subprocess.Popen([sys.executable, sys.argv[0], "steady_queue"])
+        # The command's log lines and this progress share the terminal, or one file with
+        # "> out.txt 2>&1": everything is written at once (flushed, unbuffered) to stay in order.
+        self.stdout.flush()
+        supervisor = subprocess.Popen([sys.executable, "-u", sys.argv[0], "steady_queue"])
         try:
             deadline = time.monotonic() + timeout
             seen = {}
@@ -63,6 +65,7 @@ class Command(BaseCommand):
                         self.style.SUCCESS("  progress: ")
                         + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
                     )
+                    self.stdout.flush()
                 if all(status in ("SUCCESSFUL", "FAILED") for status in current.values()):
                     break
         finally:

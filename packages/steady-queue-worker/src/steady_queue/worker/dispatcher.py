@@ -6,9 +6,9 @@ import time
 from django.db import DatabaseError
 from django.utils import timezone
 
+from steady_queue.db import queue_database
 from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.job import clear_finished
-from steady_queue.db import queue_database
 from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
 
 from .notify import CHANNEL_SCHEDULED, watcher_for
@@ -80,7 +80,9 @@ class Dispatcher(RuntimeProcess):
         self._next_maintenance = time.monotonic() + self.maintenance_interval
         expired, released = maintain_concurrency(self.batch_size)
         if expired or released:
-            logger.info("Concurrency maintenance: %d expired key(s) reset, %d blocked task(s) released", expired, released)
+            logger.info(
+                "Concurrency maintenance: %d expired key(s) reset, %d blocked task(s) released", expired, released
+            )
 
     def _clear_finished_jobs(self):
         # Finished jobs are cleared by the runtime itself, not by a cron job the user must remember.

@@ -69,15 +69,18 @@ class Execution:
         except BaseException as error:
             # BaseException: a task calling sys.exit() fails like any other; the worker goes on.
             record = error_record(error)
-            logger.error("Task %s (job %s) failed: %s: %s", job.task_path, job.pk, record["exception_class_path"], error)
             if self._record(fail, record) and result is not None:
                 object.__setattr__(result, "status", TaskResultStatus.FAILED)
                 object.__setattr__(result, "finished_at", timezone.now())
                 result.errors.append(
                     TaskError(exception_class_path=record["exception_class_path"], traceback=record["traceback"])
                 )
-                # Sent inside the except block, so that Django's own receiver logs the traceback.
+                # Sent inside the except block, so that Django's own receiver logs the failure with its
+                # traceback: the one log line of a failure, not repeated here.
                 task_finished.send(sender=SteadyQueueBackend, task_result=result)
+            else:
+                # No task_finished (no result could be built, or the claim was lost): say it here.
+                logger.error("Task %s (job %s) failed", job.task_path, job.pk, exc_info=True)
         else:
             if self.finisher is None:
                 self.record_success(return_value, result)

@@ -136,6 +136,13 @@ class Supervisor:
         """In the forked child: run the process and exit, never returning to supervisor code."""
         status = 1
         try:
+            # A process group of its own, joined before any signal can get through: a terminal's
+            # Ctrl-C (SIGINT to the whole foreground group) then reaches the supervisor alone, which
+            # stops each child with one SIGTERM. Nor does it reach the programs a task starts.
+            os.setpgid(0, 0)
+            # Out of the foreground group, a write to the terminal would stop the child if the
+            # terminal has "stty tostop" set; with SIGTTOU ignored it writes as before.
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
             for signum in HANDLED_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
