@@ -39,11 +39,11 @@ def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):
 class SupervisorProcess:
     """A running ``manage.py steady_queue``; its output is collected in a file."""
 
-    def __init__(self, tmp_path, config=None, args=(), env=None):
+    def __init__(self, tmp_path, config=None, args=(), env=None, *, defaults=FAST):
         env = {
             **os.environ,
             "STEADY_QUEUE_TEST_SUBPROCESS": "1",
-            "STEADY_QUEUE_TEST_CONFIG": json.dumps({**FAST, **(config or {})}),
+            "STEADY_QUEUE_TEST_CONFIG": json.dumps({**defaults, **(config or {})}),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -66,8 +66,21 @@ class SupervisorProcess:
         self._log.flush()
         return self.log_path.read_text()
 
+    def alive(self):
+        return self.popen.poll() is None
+
     def send(self, signum):
         self.popen.send_signal(signum)
+
+    def stop(self, signum=signal.SIGTERM, timeout=60):
+        """Stop it with a signal; whatever still runs after ``timeout`` is killed."""
+        if self.alive():
+            self.send(signum)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_everything()
 
     def wait(self, timeout=30):
         try:
@@ -76,14 +89,15 @@ class SupervisorProcess:
             raise AssertionError(f"supervisor did not exit within {timeout} s:\n{self.output}") from None
 
     def kill_everything(self):
-        """Leave nothing running after a test, whatever happened."""
+        """SIGKILL the supervisor and every process it started: nothing is left running."""
         for pid in session_pids(self.popen.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self.popen.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
 
 
 def session_pids(sid):

@@ -105,7 +105,7 @@ def test_every_kind_of_outcome_is_recorded_and_the_worker_carries_on(start_super
     assert retried.return_value["attempt"] == 2 and retried.attempts == 2
     supervisor.send(15)
     assert supervisor.wait() == 0
-    assert "Task tests.testapp.tasks.fail" in supervisor.output  # one log line per failure
+    assert "path=tests.testapp.tasks.fail state=FAILED" in supervisor.output  # one log line per failure
 
 
 @pytest.mark.parametrize(

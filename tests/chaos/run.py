@@ -62,34 +62,11 @@ def reset_database():
     call_command("migrate", verbosity=0)
 
 
-class Supervisor:
-    def __init__(self, log_dir, config=None, env=None):
-        self.log = open(Path(log_dir) / f"supervisor-{time.monotonic_ns()}.log", "w")
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        if config:
-            environment["STEADY_QUEUE_TEST_CONFIG"] = json.dumps({**CONFIG, **config})
-        self.popen = subprocess.Popen([sys.executable, str(MANAGE), "steady_queue"], stdout=self.log,
-                                      stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+def Supervisor(log_dir, config=None, env=None):
+    """A real ``manage.py steady_queue`` with the chaos configuration (tests.runtime does the rest)."""
+    from tests.runtime import SupervisorProcess
 
-    def alive(self):
-        return self.popen.poll() is None
-
-    def stop(self, signum=signal.SIGTERM, timeout=60):
-        if self.alive():
-            self.popen.send_signal(signum)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-        self.log.close()
-
-    def kill_group(self):
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.popen.wait()
+    return SupervisorProcess(log_dir, config, ("-v", "1"), env, defaults=CONFIG)
 
 
 def unfinished_count():
@@ -288,7 +265,7 @@ def scenario_recurring(log_dir, quick):
     while time.monotonic() < deadline:
         time.sleep(rng.uniform(2, 5))
         victim = rng.choice([s for s in supervisors if s.alive()])
-        victim.kill_group()
+        victim.kill_everything()
         kills += 1
         supervisors.append(Supervisor(log_dir, {"workers": []}, env))
     for supervisor in supervisors:

@@ -8,7 +8,8 @@ from importlib.metadata import entry_points
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
-from steady_queue.conf import WORKER_DEFAULTS, WorkerConfig, get_config, queue_pattern_problem
+from steady_queue import queue_patterns
+from steady_queue.conf import WORKER_DEFAULTS, WorkerConfig, get_config
 
 from .dispatcher import Dispatcher
 from .supervisor import ProcessSpec
@@ -21,7 +22,7 @@ def queue_list(value):
     """argparse type for --queues: comma-separated names or patterns."""
     names = [name.strip() for name in value.split(",")]
     for name in names:
-        problem = queue_pattern_problem(name)
+        problem = queue_patterns.problem(name)
         if problem:
             raise argparse.ArgumentTypeError(problem)
     return tuple(names)

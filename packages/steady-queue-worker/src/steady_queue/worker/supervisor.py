@@ -221,8 +221,7 @@ class Supervisor:
                     # The child was reaped: it is certainly gone, so its concurrency slots can be reused.
                     failed = fail_claims(
                         claims,
-                        ProcessExitError,
-                        f"{spec.kind} {row.name} (pid {pid}) {_describe(status)} while running this task",
+                        ProcessExitError(spec.kind, row.name, pid, _describe(status)),
                         release_slots=True,
                     )
                     if failed:
