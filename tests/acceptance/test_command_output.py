@@ -294,4 +294,4 @@ def test_the_demo_output_is_in_order_when_redirected_to_one_file(tmp_path):
     assert any("progress:" in line for line in lines[started:]), lines
     final = first("Final status")
     assert first("Stopped supervisor") < final, lines
-    assert lines[final + 1 :] and all(line.startswith("  #") for line in lines[final + 1 :]), lines
+    assert lines[final + 1 :] and all(re.match(r"  \d+-[0-9a-f]{16} ", line) for line in lines[final + 1 :]), lines

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING("Enqueueing tasks"))
         results = self.enqueue()
         for label, result in results:
-            self.stdout.write(f"  #{result.id:<5} {label}")
+            self.stdout.write(f"  {result.id:<20} {label}")
         self.stdout.write(self.style.MIGRATE_HEADING("Status"))
         self.show(results)
         if importlib.util.find_spec("steady_queue.worker") is None:
@@ -102,4 +102,4 @@ class Command(BaseCommand):
                 detail = f"-> {result.errors[-1].traceback.strip().splitlines()[-1]}"
             elif result.task.run_after and result.task.run_after > timezone.now():
                 detail = f"(runs after {result.task.run_after:%H:%M:%S})"
-            self.stdout.write(f"  #{result.id:<5} {result.status:<10} {label} {detail}")
+            self.stdout.write(f"  {result.id:<20} {result.status:<10} {label} {detail}")

@@ -90,7 +90,7 @@ def scheduler_specs():
     if not found:
         logger.warning(
             "%d recurring task(s) are defined but steady-queue-cron is not installed: they will not be "
-            "enqueued by this host ('pip install steady-queue-cron').",
+            "enqueued by this host (install steady-queue-cron: see the Installation page of the documentation).",
             len(specs),
         )
         return []
