@@ -18,7 +18,7 @@ from steady_queue.conf import WORKER_DEFAULTS
 from steady_queue.models import ClaimedExecution, Process, RecurringExecution
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
-from steady_queue.worker.execution import Execution
+from steady_queue.worker.attempt import Attempt
 from tests.runtime import MANAGE, SupervisorProcess, wait_for
 from tests.testapp import tasks
 from tests.testapp.models import TaskRun
@@ -155,7 +155,7 @@ def test_a_failure_django_does_not_log_is_logged_by_the_worker_with_its_tracebac
     (job,) = claim(["*"], 1, process.pk)
     ClaimedExecution.objects.filter(job_id=job.pk).delete()  # as pruning does
     with caplog.at_level(logging.DEBUG):
-        Execution(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
     (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert error.name == "steady_queue.worker"
     assert error.getMessage() == f"Task {job.task_path} (job {job.pk}) failed"

@@ -5,7 +5,7 @@ from steady_queue.models import FailedExecution, Job, Pause, ReadyExecution
 from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
-from steady_queue.worker.execution import Execution
+from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def failed_job():
     result = tasks.fail.enqueue("admin")
     process = register("worker", "w", 1, "h")
     for job in claim(["*"], 10, process.pk):
-        Execution(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
     return result
 
 
@@ -47,7 +47,7 @@ def test_retry_and_discard_actions(admin_client, failed_job):
     other = tasks.fail.enqueue("again")
     process = register("worker", "w2", 2, "h")
     for job in claim(["*"], 10, process.pk):
-        Execution(job, process_id=process.pk, worker_name="w2", preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=process.pk, worker_name="w2", preserve_finished_jobs=True).perform()
     admin_client.post(url, {"action": "discard_selected", "_selected_action": [job_pk(other.id)]})
     assert not Job.objects.filter(pk=job_pk(other.id)).exists()
 

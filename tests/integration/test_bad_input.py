@@ -23,7 +23,7 @@ from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
 from steady_queue.recurring_task import RecurringTaskError, recurring
-from steady_queue.worker.execution import Execution
+from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
@@ -135,7 +135,7 @@ def test_bad_stored_rows_fail_their_task_and_the_worker_goes_on(what, change, me
     good = tasks.add.enqueue(2, 3)
     process = register("worker", "w", 1, "h")
     for job in claim(["*"], 10, process.pk):
-        Execution(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
     failed = default_task_backend.get_result(bad.id)
     assert failed.status == TaskResultStatus.FAILED
     assert message in failed.errors[-1].traceback
@@ -153,7 +153,7 @@ def test_a_deleted_model_row_is_a_failure_not_a_crash():
     author.delete()
     process = register("worker", "w", 1, "h")
     for job in claim(["*"], 10, process.pk):
-        Execution(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
     assert "DeserializationError" in default_task_backend.get_result(result.id).errors[-1].traceback
 
 

@@ -16,7 +16,7 @@ from steady_queue.models.job import job_pk
 from steady_queue.models.process import prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
-from steady_queue.worker.execution import Execution
+from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
@@ -31,7 +31,7 @@ def worker():
 def run(worker, limit=100):
     jobs = claim(["*"], limit, worker.pk)
     for job in jobs:
-        Execution(job, process_id=worker.pk, worker_name=worker.name, preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=worker.pk, worker_name=worker.name, preserve_finished_jobs=True).perform()
     return jobs
 
 

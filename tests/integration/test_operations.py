@@ -25,7 +25,7 @@ from steady_queue.models.process import fail_orphaned_claims, prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
 from steady_queue.queues import pause, paused_queues, resume
-from steady_queue.worker.execution import Execution
+from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 def run_all(name="worker-test"):
     process = Process.objects.filter(name=name).first() or register("worker", name, 1, "host")
     for job in claim(["*"], 100, process.pk):
-        Execution(job, process_id=process.pk, worker_name=name, preserve_finished_jobs=True).perform()
+        Attempt(job, process_id=process.pk, worker_name=name, preserve_finished_jobs=True).perform()
 
 
 def status(result):

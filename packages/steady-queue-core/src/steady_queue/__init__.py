@@ -6,8 +6,8 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 __version__ = "0.1.0"
 
-# Settings also readable as module-level names (steady_queue.shutdown_timeout, ...). They are read from settings.STEADY_QUEUE on
-# every access, so override_settings() and late configuration are honoured.
+# Settings also readable as module-level names (steady_queue.shutdown_timeout, ...). They are read
+# from settings.STEADY_QUEUE on every access, so override_settings() and late configuration are honoured.
 _SETTING_NAMES = frozenset(
     {
         "default_concurrency_control_period",

@@ -7,17 +7,12 @@ busy timeout) rather than failing with "database is locked" when a read-then-wri
 tries to upgrade its lock. A lock error that still gets through is retried, never shown to the user.
 """
 
-import logging
-import random
-import time
 from contextlib import contextmanager
 from functools import wraps
 
-from django.db import OperationalError, connections, router, transaction
+from django.db import connections, router, transaction
 
-logger = logging.getLogger("steady_queue.db")
-
-LOCK_RETRY_ATTEMPTS = 50
+from steady_queue.retrying import LOCK_CONTENTION
 
 
 def queue_database():
@@ -57,11 +52,6 @@ def skip_locked(queryset):
     return queryset
 
 
-def is_lock_error(error):
-    message = str(error).lower()
-    return "database is locked" in message or "database table is locked" in message or "deadlock" in message
-
-
 def retry_on_lock(function):
     """Run a runtime write again when SQLite's lock (or a PostgreSQL deadlock) got in its way."""
 
@@ -71,14 +61,7 @@ def retry_on_lock(function):
             # Inside a transaction a failed statement dooms the whole transaction: the outermost
             # retrying call starts it again.
             return function(*args, **kwargs)
-        for attempt in range(1, LOCK_RETRY_ATTEMPTS + 1):
-            try:
-                return function(*args, **kwargs)
-            except OperationalError as error:
-                if not is_lock_error(error) or attempt == LOCK_RETRY_ATTEMPTS:
-                    raise
-                logger.debug("%s hit a lock (attempt %d): %s", function.__qualname__, attempt, error)
-                time.sleep(min(0.5, 0.005 * attempt) * (0.5 + random.random()))
+        return LOCK_CONTENTION.run(lambda: function(*args, **kwargs), function.__qualname__)
 
     return wrapper
 

@@ -28,7 +28,8 @@ class Job(models.Model):
     arguments = models.JSONField(default=dict)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     # From @limits_concurrency, fixed at enqueue so every later step needs no import of the task.
-    concurrency_key = models.CharField(max_length=255, null=True, blank=True)
+    # NULL means "no limit" (an empty key is refused at enqueue, so "" never stands for it).
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     concurrency_limit = models.PositiveSmallIntegerField(null=True, blank=True)
     concurrency_duration = models.DurationField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -21,3 +21,6 @@ class RecurringExecution(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task_key", "run_at"], name="sq_recurring_once_per_tick"),
         ]
+
+    def __str__(self):
+        return f"{self.task_key} at {self.run_at:%Y-%m-%d %H:%M:%S}"

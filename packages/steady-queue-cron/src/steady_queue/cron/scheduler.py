@@ -10,7 +10,8 @@ from steady_queue.arguments import deserialize
 from steady_queue.models import RecurringExecution, RecurringTask
 from steady_queue.models.job import job_pk
 from steady_queue.recurring_task import recurring_tasks
-from steady_queue.worker.process import RuntimeProcess, close_thread_connections
+from steady_queue.retrying import close_thread_connections
+from steady_queue.worker.process import RuntimeProcess
 
 from .schedule import Schedule
 

@@ -10,9 +10,10 @@ from steady_queue.db import queue_database
 from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.job import clear_finished
 from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
+from steady_queue.retrying import close_thread_connections
 
 from .notify import CHANNEL_SCHEDULED, watcher_for
-from .process import RuntimeProcess, close_thread_connections
+from .process import RuntimeProcess
 
 logger = logging.getLogger("steady_queue.dispatcher")
 

@@ -12,16 +12,11 @@ ProcessPrunedError).
 
 import logging
 import threading
-import time
 
-from django.tasks import TaskResultStatus
-from django.tasks.signals import task_finished
-
-from steady_queue.backend import SteadyQueueBackend
 from steady_queue.models.claimed_execution import finish_many
+from steady_queue.retrying import UNTIL_RECORDED, close_thread_connections
 
-from .execution import MAX_BACKOFF, TRANSIENT_ERRORS
-from .process import close_thread_connections
+from .attempt import announce_success, warn_claim_lost
 
 logger = logging.getLogger("steady_queue.worker")
 
@@ -40,9 +35,9 @@ class Finisher:
         self._thread = threading.Thread(target=self._run, name="steady-queue-finisher", daemon=True)
         self._thread.start()
 
-    def submit(self, execution, success, result):
+    def submit(self, attempt, success, result):
         with self._changed:
-            self._pending.append((execution, success, result))
+            self._pending.append((attempt, success, result))
             self._changed.notify_all()
 
     def flush(self, timeout=None):
@@ -77,35 +72,21 @@ class Finisher:
         close_thread_connections()
 
     def _record(self, batch):
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                recorded = finish_many(
-                    [success for _, success, _ in batch], self.process_id, self.worker_name, preserve=self.preserve
-                )
-                break
-            except TRANSIENT_ERRORS as error:
-                if attempt == 1 or attempt % 10 == 0:
-                    logger.warning("Cannot record %d finished task(s) yet (%s); retrying", len(batch), error)
-                close_thread_connections()
-                time.sleep(min(MAX_BACKOFF, 0.1 * 2**attempt))
-            except Exception as error:
-                # One outcome the database refuses must not cost the others: record them one by one.
-                logger.warning("Recording %d finished task(s) together failed (%s); one by one", len(batch), error)
-                close_thread_connections()
-                for execution, success, result in batch:
-                    execution.record_success(success.return_value, result)
-                return
-        for _execution, success, result in batch:
-            if success.job_id not in recorded:
-                logger.warning(
-                    "Job %s ended after its claim was taken away (its process was declared dead); "
-                    "the outcome was not recorded",
-                    success.job_id,
-                )
-                continue
-            object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
-            object.__setattr__(result, "finished_at", success.finished_at)
-            object.__setattr__(result, "_return_value", success.return_value)
-            task_finished.send(sender=SteadyQueueBackend, task_result=result)
+        def record():
+            successes = [success for _, success, _ in batch]
+            return finish_many(successes, self.process_id, self.worker_name, preserve=self.preserve)
+
+        try:
+            recorded = UNTIL_RECORDED.run(record, f"record {len(batch)} finished task(s)")
+        except Exception as error:
+            # One outcome the database refuses must not cost the others: record them one by one.
+            logger.warning("Recording %d finished task(s) together failed (%s); one by one", len(batch), error)
+            close_thread_connections()
+            for attempt, success, result in batch:
+                attempt.record_success(success.return_value, result)
+            return
+        for _attempt, success, result in batch:
+            if success.job_id in recorded:
+                announce_success(result, success.finished_at, success.return_value)
+            else:
+                warn_claim_lost(success.job_id)

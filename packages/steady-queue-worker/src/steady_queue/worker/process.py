@@ -7,10 +7,11 @@ import socket
 import threading
 import time
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 from steady_queue.conf import get_config
 from steady_queue.models.process import register
+from steady_queue.retrying import DATABASE_OUTAGE, close_thread_connections
 
 logger = logging.getLogger("steady_queue.processes")
 
@@ -22,11 +23,6 @@ EXIT_RELEASE_CLAIMS = 75
 
 def process_name(kind):
     return f"{kind}-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
-
-
-def close_thread_connections():
-    for connection in connections.all(initialized_only=True):
-        connection.close()
 
 
 class RuntimeProcess:
@@ -142,14 +138,6 @@ class RuntimeProcess:
                 self.stop()
         close_thread_connections()
 
-    def _retry_database(self, operation, attempts=30):
+    def _retry_database(self, operation):
         """Run a database operation, reconnecting and waiting while the database is unreachable."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return operation()
-            except DatabaseError as error:
-                if attempt == attempts:
-                    raise
-                logger.warning("%s %s: database error (%s), retrying", self.kind, self.name, error)
-                close_thread_connections()
-                time.sleep(min(5.0, 0.2 * attempt))
+        return DATABASE_OUTAGE.run(operation, f"reach the database from {self.kind} {self.name}")

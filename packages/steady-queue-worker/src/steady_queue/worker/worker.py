@@ -9,12 +9,13 @@ from steady_queue.db import queue_database
 from steady_queue.models import ClaimedExecution
 from steady_queue.models.claimed_execution import release_claims
 from steady_queue.models.ready_execution import claim, paused_queue_names
+from steady_queue.retrying import close_thread_connections
 
-from .execution import Execution
+from .attempt import Attempt
 from .finishing import Finisher
 from .notify import CHANNEL_READY, watcher_for
 from .pool import Pool
-from .process import RuntimeProcess, close_thread_connections
+from .process import RuntimeProcess
 
 logger = logging.getLogger("steady_queue.worker")
 
@@ -99,7 +100,7 @@ class Worker(RuntimeProcess):
 
     def _perform(self, job):
         try:
-            Execution(
+            Attempt(
                 job,
                 process_id=self.process.pk,
                 worker_name=self.name,

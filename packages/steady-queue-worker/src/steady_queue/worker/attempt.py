@@ -2,10 +2,9 @@
 
 import json
 import logging
-import time
 import traceback
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
@@ -16,14 +15,9 @@ from steady_queue.arguments import deserialize
 from steady_queue.backend import SteadyQueueBackend
 from steady_queue.models.claimed_execution import Success, fail, finish
 from steady_queue.results import build_result, restore_task
-
-from .process import close_thread_connections
+from steady_queue.retrying import UNTIL_RECORDED, close_thread_connections
 
 logger = logging.getLogger("steady_queue.worker")
-
-# Connection problems are waited out; the claim stays ours meanwhile.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
-MAX_BACKOFF = 5.0
 
 
 def error_record(error):
@@ -41,7 +35,7 @@ def _printable(text):
     return text.replace("\x00", "\\x00")
 
 
-class Execution:
+class Attempt:
     """One attempt at one job, by one worker process."""
 
     def __init__(self, job, *, process_id, worker_name, preserve_finished_jobs, finisher=None):
@@ -90,10 +84,7 @@ class Execution:
     def record_success(self, return_value, result):
         """Record this success on its own (the finisher records many at once)."""
         if self._record(finish, return_value, preserve=self.preserve):
-            object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
-            object.__setattr__(result, "finished_at", timezone.now())
-            object.__setattr__(result, "_return_value", return_value)
-            task_finished.send(sender=SteadyQueueBackend, task_result=result)
+            announce_success(result, timezone.now(), return_value)
 
     def _running_result(self, task):
         result = build_result(task, self.job, status=TaskResultStatus.RUNNING)
@@ -113,35 +104,41 @@ class Execution:
             raise TypeError(f"The return value of {task_path} contains a NUL character, which cannot be stored.")
         return value
 
-    def _record(self, outcome, *args, **kwargs):
+    def _record(self, outcome, *args, refused_before=False, **kwargs):
         """Record the outcome; False if the claim is no longer this process's.
 
         A lost connection is waited out for as long as it lasts: giving up would leave a finished
         task claimed, to be run again or failed later. An outcome the database refuses to store is
         recorded as a failure that says so.
         """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                recorded = outcome(self.job, self.process_id, self.worker_name, self.started_at, *args, **kwargs)
-                break
-            except TRANSIENT_ERRORS as error:
-                if attempt == 1 or attempt % 10 == 0:
-                    logger.warning("Cannot record the outcome of job %s yet (%s); retrying", self.job.pk, error)
-                close_thread_connections()
-                time.sleep(min(MAX_BACKOFF, 0.1 * 2**attempt))
-            except DatabaseError as error:
-                if outcome is fail and attempt > 1:
-                    logger.error("Cannot record the failure of job %s: %s", self.job.pk, error)
-                    return False
-                close_thread_connections()
-                logger.error("The database refused the outcome of job %s: %s", self.job.pk, error)
-                outcome, args, kwargs = fail, (error_record(error),), {}
+
+        def record():
+            return outcome(self.job, self.process_id, self.worker_name, self.started_at, *args, **kwargs)
+
+        try:
+            recorded = UNTIL_RECORDED.run(record, f"record the outcome of job {self.job.pk}")
+        except DatabaseError as error:
+            close_thread_connections()
+            if refused_before:
+                logger.error("Cannot record the failure of job %s: %s", self.job.pk, error)
+                return False
+            logger.error("The database refused the outcome of job %s: %s", self.job.pk, error)
+            return self._record(fail, error_record(error), refused_before=True)
         if not recorded:
-            logger.warning(
-                "Job %s ended after its claim was taken away (its process was declared dead); "
-                "the outcome was not recorded",
-                self.job.pk,
-            )
+            warn_claim_lost(self.job.pk)
         return recorded
+
+
+def warn_claim_lost(job_id):
+    logger.warning(
+        "Job %s ended after its claim was taken away (its process was declared dead); the outcome was not recorded",
+        job_id,
+    )
+
+
+def announce_success(result, finished_at, return_value):
+    """The outcome is recorded: the result says so, and Django's task_finished goes out."""
+    object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
+    object.__setattr__(result, "finished_at", finished_at)
+    object.__setattr__(result, "_return_value", return_value)
+    task_finished.send(sender=SteadyQueueBackend, task_result=result)

@@ -8,7 +8,7 @@ from steady_queue.models import ClaimedExecution, FailedExecution, Job
 from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
-from steady_queue.worker.execution import Execution
+from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
@@ -21,7 +21,7 @@ def run():
 
     def run_all(preserve=True):
         for job in claim(["*"], 100, process.pk):
-            Execution(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=preserve).perform()
+            Attempt(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=preserve).perform()
 
     return run_all
 
@@ -154,7 +154,7 @@ def test_an_outcome_is_not_recorded_once_the_claim_is_gone(run):
     enqueued = tasks.add.enqueue(1, 1)
     (job,) = claim(["*"], 1, process.pk)
     ClaimedExecution.objects.filter(job_id=job.pk).delete()  # as pruning would, with its own failure
-    Execution(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
+    Attempt(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
     assert Job.objects.get(pk=job_pk(enqueued.id)).finished_at is None
 
 
