@@ -11,7 +11,7 @@ from steady_queue.models import RecurringExecution, RecurringTask
 from steady_queue.models.job import job_pk
 from steady_queue.recurring_task import recurring_tasks
 from steady_queue.retrying import close_thread_connections
-from steady_queue.worker.process import RuntimeProcess
+from steady_queue.worker.poller import Poller
 
 from .schedule import Schedule
 
@@ -21,7 +21,7 @@ logger = logging.getLogger("steady_queue.scheduler")
 MAX_LATENESS = 60.0
 
 
-class Scheduler(RuntimeProcess):
+class Scheduler(Poller):
     kind = "scheduler"
 
     def __init__(self, **kwargs):
@@ -33,31 +33,32 @@ class Scheduler(RuntimeProcess):
     def metadata(self):
         return {"recurring_tasks": [spec.key for spec in self.specs]}
 
-    def main_loop(self):
+    def prepare(self):
         self._retry_database(self._sync)
         now = timezone.now()
         # Ticks missed while no scheduler ran are not back-filled: start from now.
-        upcoming = {spec.key: self.schedules[spec.key].next_after(now) for spec in self.specs}
-        self._retry_database(lambda: self._record_next_runs(upcoming))
-        while not self.stopping.is_set():
-            now = timezone.now()
-            for spec in self.specs:
-                run_at = upcoming[spec.key]
-                if run_at > now:
-                    continue
-                if (now - run_at).total_seconds() > MAX_LATENESS:
-                    logger.warning(
-                        "Skipped recurring task %s from %s: the scheduler was %.0f s late",
-                        spec.key, run_at, (now - run_at).total_seconds(),
-                    )
-                    upcoming[spec.key] = self.schedules[spec.key].next_after(now)
-                elif self._fire(spec, run_at):
-                    upcoming[spec.key] = self.schedules[spec.key].next_after(run_at)
-                else:
-                    continue  # the database is unreachable: try this tick again shortly
-                self._retry_database(partial(self._record_next_runs, {spec.key: upcoming[spec.key]}))
-            wait = (min(upcoming.values()) - timezone.now()).total_seconds()
-            self.sleep(min(max(wait, 0.0), 60.0))
+        self.upcoming = {spec.key: self.schedules[spec.key].next_after(now) for spec in self.specs}
+        self._retry_database(lambda: self._record_next_runs(self.upcoming))
+
+    def poll(self):
+        upcoming, now = self.upcoming, timezone.now()
+        for spec in self.specs:
+            run_at = upcoming[spec.key]
+            if run_at > now:
+                continue
+            if (now - run_at).total_seconds() > MAX_LATENESS:
+                logger.warning(
+                    "Skipped recurring task %s from %s: the scheduler was %.0f s late",
+                    spec.key, run_at, (now - run_at).total_seconds(),
+                )
+                upcoming[spec.key] = self.schedules[spec.key].next_after(now)
+            elif self._fire(spec, run_at):
+                upcoming[spec.key] = self.schedules[spec.key].next_after(run_at)
+            else:
+                continue  # the database is unreachable: try this tick again shortly
+            self._retry_database(partial(self._record_next_runs, {spec.key: upcoming[spec.key]}))
+        wait = (min(upcoming.values()) - timezone.now()).total_seconds()
+        return min(max(wait, 0.0), 60.0)
 
     def _fire(self, spec, run_at):
         """Enqueue one tick unless another scheduler already did; False if the database failed."""

@@ -3,24 +3,22 @@
 import logging
 import time
 
-from django.db import DatabaseError
 from django.utils import timezone
 
 from steady_queue.db import queue_database
 from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.job import clear_finished
 from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
-from steady_queue.retrying import close_thread_connections
 
 from .notify import CHANNEL_SCHEDULED, watcher_for
-from .process import RuntimeProcess
+from .poller import Poller
 
 logger = logging.getLogger("steady_queue.dispatcher")
 
 CLEAR_FINISHED_EVERY = 300.0
 
 
-class Dispatcher(RuntimeProcess):
+class Dispatcher(Poller):
     kind = "dispatcher"
 
     def __init__(self, dispatcher_config, **kwargs):
@@ -39,35 +37,29 @@ class Dispatcher(RuntimeProcess):
             "concurrency_maintenance_interval": self.maintenance_interval if self.concurrency_maintenance else None,
         }
 
-    def main_loop(self):
+    def prepare(self):
         # On SQLite the change counter moves with every commit: look at most every 50 ms, and
         # only read (the next due time) before taking the write lock.
-        watcher = watcher_for(
+        self.watcher = watcher_for(
             queue_database(), CHANNEL_SCHEDULED, self.wake_up, self.stopping, sqlite_check_every=0.05
         )
-        while not self.stopping.is_set():
-            try:
-                next_due = next_scheduled_at()
-                moved = 0
-                if next_due is not None and next_due <= timezone.now():
-                    moved = dispatch_due(self.batch_size)
-                self._maintain_concurrency()
-                self._clear_finished_jobs()
-                if moved >= self.batch_size:
-                    continue  # a full batch means more may be due: go again at once
-                if moved:
-                    next_due = next_scheduled_at()
-            except DatabaseError as error:
-                logger.warning("Dispatcher %s: database error: %s", self.name, error)
-                close_thread_connections()
-                self.sleep(max(1.0, self.polling_interval))
-                continue
-            if moved:
-                logger.debug("Dispatched %d scheduled task(s)", moved)
-            wait = watcher.polling_interval(self.polling_interval) if watcher else self.polling_interval
-            if next_due is not None:
-                wait = min(wait, max(0.0, (next_due - timezone.now()).total_seconds()))
-            self.sleep(min(wait, self._seconds_to_upkeep()))
+
+    def poll(self):
+        next_due = next_scheduled_at()
+        moved = 0
+        if next_due is not None and next_due <= timezone.now():
+            moved = dispatch_due(self.batch_size)
+        self._maintain_concurrency()
+        self._clear_finished_jobs()
+        if moved >= self.batch_size:
+            return 0  # a full batch means more may be due: go again at once
+        if moved:
+            logger.debug("Dispatched %d scheduled task(s)", moved)
+            next_due = next_scheduled_at()
+        wait = self.watcher.polling_interval(self.polling_interval) if self.watcher else self.polling_interval
+        if next_due is not None:
+            wait = min(wait, max(0.0, (next_due - timezone.now()).total_seconds()))
+        return min(wait, self._seconds_to_upkeep())
 
     def _seconds_to_upkeep(self):
         upcoming = [self._next_clearing]

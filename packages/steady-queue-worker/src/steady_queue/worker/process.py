@@ -1,17 +1,20 @@
-"""What every runtime process shares: registration, heartbeat, signals and interruptible sleep."""
+"""A runtime process, built from its parts: a registered row, interruptible sleep, signals, heartbeats.
+
+Workers, dispatchers and schedulers are runtime processes forked by a supervisor; the supervisor
+is built from the same Registrable and Interruptible parts (see supervisor.py).
+"""
 
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 
-from django.db import DatabaseError
-
 from steady_queue.conf import get_config
-from steady_queue.models.process import register
 from steady_queue.retrying import DATABASE_OUTAGE, close_thread_connections
+
+from .interruptible import Interruptible
+from .registrable import Registrable
 
 logger = logging.getLogger("steady_queue.processes")
 
@@ -21,44 +24,29 @@ logger = logging.getLogger("steady_queue.processes")
 EXIT_RELEASE_CLAIMS = 75
 
 
-def process_name(kind):
-    return f"{kind}-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
-
-
-class RuntimeProcess:
+class RuntimeProcess(Registrable, Interruptible):
     """A worker, dispatcher or scheduler, running in a child of the supervisor.
 
     TERM or INT asks it to stop gracefully, QUIT ends it at once. It also stops gracefully when its
     supervisor goes away or when its row is pruned (another supervisor decided it was dead).
     """
 
-    kind = "process"
-
     def __init__(self, *, supervisor_id=None, supervisor_pid=None):
+        Registrable.__init__(self)
+        Interruptible.__init__(self)
         self.config = get_config()
         self.supervisor_id = supervisor_id
         self.supervisor_pid = supervisor_pid
-        self.name = process_name(self.kind)
-        self.process = None
+        # An Event, not a flag: the notification watchers wait on it too.
         self.stopping = threading.Event()
-        self._wakeup = threading.Event()
         self._finished = threading.Event()
-
-    @property
-    def metadata(self):
-        return {}
 
     def run(self):
         """Run until asked to stop; return the exit status."""
         self._install_signal_handlers()
-        self.process = self._retry_database(
-            lambda: register(
-                self.kind, self.name, os.getpid(), socket.gethostname(), self.supervisor_id, self.metadata
-            )
-        )
+        self._retry_database(lambda: self.register(self.supervisor_id))
         logger.info("Started %s %s (pid %s)", self.kind, self.name, os.getpid())
-        heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"{self.kind}-heartbeat", daemon=True)
-        heartbeat.start()
+        threading.Thread(target=self._heartbeat_loop, name=f"{self.kind}-heartbeat", daemon=True).start()
         status = 0
         try:
             self.main_loop()
@@ -69,7 +57,7 @@ class RuntimeProcess:
                 logger.info("Stopped %s %s; its supervisor puts its unfinished tasks back", self.kind, self.name)
                 status = EXIT_RELEASE_CLAIMS
             else:
-                released = self._retry_database(self.process.deregister)
+                released = self._retry_database(self.deregister)
                 logger.info(
                     "Stopped %s %s%s",
                     self.kind,
@@ -92,13 +80,10 @@ class RuntimeProcess:
         self.stopping.set()
         self.wake_up()
 
-    def wake_up(self):
-        self._wakeup.set()
-
-    def sleep(self, seconds):
-        """Sleep until the time is up, or until wake_up() or stop() is called."""
-        self._wakeup.wait(seconds)
-        self._wakeup.clear()
+    def on_pruned(self):
+        if not self.stopping.is_set():
+            logger.warning("%s %s was pruned as dead by a supervisor, stopping", self.kind, self.name)
+            self.stop()
 
     def _install_signal_handlers(self):
         def graceful(signum, frame):
@@ -123,19 +108,9 @@ class RuntimeProcess:
             if self.supervisor_pid and not self._supervisor_alive() and not self.stopping.is_set():
                 logger.warning("%s %s lost its supervisor, stopping", self.kind, self.name)
                 self.stop()
-            if time.monotonic() < next_beat:
-                continue
-            try:
-                alive = self.process.heartbeat()
-            except DatabaseError as error:
-                logger.warning("%s %s could not send its heartbeat: %s", self.kind, self.name, error)
-                close_thread_connections()
-                next_beat = time.monotonic() + 1.0  # try again soon, not a whole interval later
-                continue
-            next_beat = time.monotonic() + interval
-            if not alive and not self.stopping.is_set():
-                logger.warning("%s %s was pruned as dead by a supervisor, stopping", self.kind, self.name)
-                self.stop()
+            if time.monotonic() >= next_beat:
+                # Sent: the next one in an interval. Not sent: try again soon, not a whole interval later.
+                next_beat = time.monotonic() + (interval if self.heartbeat() else 1.0)
         close_thread_connections()
 
     def _retry_database(self, operation):

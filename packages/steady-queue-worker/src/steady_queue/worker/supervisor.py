@@ -2,7 +2,6 @@
 
 import logging
 import os
-import select
 import signal
 import socket
 import time
@@ -14,9 +13,11 @@ from steady_queue.conf import get_config
 from steady_queue.exceptions import ProcessExitError
 from steady_queue.models import ClaimedExecution, Process
 from steady_queue.models.claimed_execution import fail_claims, release_claims
-from steady_queue.models.process import fail_orphaned_claims, prune, register
+from steady_queue.models.process import fail_orphaned_claims, prune
 
-from .process import EXIT_RELEASE_CLAIMS, process_name
+from .interruptible import Interruptible
+from .process import EXIT_RELEASE_CLAIMS
+from .registrable import Registrable
 
 logger = logging.getLogger("steady_queue.supervisor")
 
@@ -37,14 +38,19 @@ class ProcessSpec:
         return self.process_class.kind
 
 
-class Supervisor:
+class Supervisor(Registrable, Interruptible):
+    """Forks the configured processes and keeps them running; prunes processes that died elsewhere.
+
+    It stays single-threaded (no heartbeat thread): forking a process that runs other threads could
+    hand a child a lock held by one of them, or a database connection in use.
+    """
+
     kind = "supervisor"
 
     def __init__(self, specs):
+        Registrable.__init__(self)
         self.specs = specs
         self.config = get_config()
-        self.name = process_name(self.kind)
-        self.process = None
         self.children = {}  # pid -> ProcessSpec
         self.signals = []
         self.stopping = False
@@ -54,18 +60,17 @@ class Supervisor:
 
     def run(self):
         """Supervise until a signal says stop; return the exit status."""
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_write, False)
+        Interruptible.__init__(self)
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, self._on_signal)
-        self.process = register(self.kind, self.name, os.getpid(), socket.gethostname())
+        self.register()
         logger.info("Started supervisor %s (pid %s) with %d process(es)", self.name, os.getpid(), len(self.specs))
         self._maintain()
         for spec in self.specs:
             self._fork(spec)
         next_maintenance = time.monotonic() + self._maintenance_interval
         while not self.stopping:
-            self._wait(1.0)
+            self.sleep(1.0)
             self._handle_signals()
             if self.stopping:
                 break
@@ -92,21 +97,19 @@ class Supervisor:
             connections.close_all()
 
     def _heartbeat(self):
-        """Send the heartbeat; True if sent. Stops the supervisor if its row was pruned."""
-        try:
-            alive = self.process.heartbeat()
-        except DatabaseError as error:
-            logger.warning("Supervisor %s could not send its heartbeat: %s", self.name, error)
-            connections.close_all()
+        """Send the heartbeat; True if sent."""
+        if not self.heartbeat():
             self._database_trouble = True
             return False
         if self._database_trouble:
             self._database_trouble = False
             self._prune_after = time.monotonic() + self.config.process_alive_threshold.total_seconds()
-        if not alive and not self.stopping:
+        return True
+
+    def on_pruned(self):
+        if not self.stopping:
             logger.warning("Supervisor %s was pruned as dead by another supervisor, stopping", self.name)
             self.stopping, self.stop_mode = True, signal.SIGTERM
-        return True
 
     def _heartbeat_and_maintain(self):
         if not self._heartbeat():
@@ -146,8 +149,7 @@ class Supervisor:
             for signum in HANDLED_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
-            os.close(self._wake_read)
-            os.close(self._wake_write)
+            self.close_wake_ups()
             process = spec.process_class(
                 supervisor_id=self.process.pk, supervisor_pid=os.getppid(), **spec.kwargs
             )
@@ -160,15 +162,7 @@ class Supervisor:
 
     def _on_signal(self, signum, frame):
         self.signals.append(signum)
-        try:
-            os.write(self._wake_write, b"\0")
-        except BlockingIOError:
-            pass
-
-    def _wait(self, timeout):
-        readable, _, _ = select.select([self._wake_read], [], [], timeout)
-        if readable:
-            os.read(self._wake_read, 1024)
+        self.wake_up()
 
     def _handle_signals(self):
         while self.signals:
@@ -243,7 +237,7 @@ class Supervisor:
                 _send(pid, signal.SIGQUIT)
         else:
             try:
-                self.process.deregister()
+                self.deregister()
             except DatabaseError as error:
                 logger.warning("Supervisor %s could not deregister: %s", self.name, error)
         logger.info("Stopped supervisor %s", self.name)
@@ -255,7 +249,7 @@ class Supervisor:
         deadline = time.monotonic() + self.config.shutdown_timeout.total_seconds() + SHUTDOWN_GRACE
         next_heartbeat = time.monotonic() + self._maintenance_interval
         while self.children and time.monotonic() < deadline:
-            self._wait(0.1)
+            self.sleep(0.1)
             self._handle_signals()
             if self.stop_mode == signal.SIGQUIT:
                 return

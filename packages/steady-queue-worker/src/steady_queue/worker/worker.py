@@ -3,24 +3,23 @@
 import logging
 import time
 
-from django.db import DatabaseError, connections
+from django.db import connections
 
 from steady_queue.db import queue_database
 from steady_queue.models import ClaimedExecution
 from steady_queue.models.claimed_execution import release_claims
 from steady_queue.models.ready_execution import claim, paused_queue_names
-from steady_queue.retrying import close_thread_connections
 
 from .attempt import Attempt
 from .finishing import Finisher
 from .notify import CHANNEL_READY, watcher_for
+from .poller import Poller
 from .pool import Pool
-from .process import RuntimeProcess
 
 logger = logging.getLogger("steady_queue.worker")
 
 
-class Worker(RuntimeProcess):
+class Worker(Poller):
     kind = "worker"
 
     def __init__(self, worker_config, **kwargs):
@@ -41,30 +40,26 @@ class Worker(RuntimeProcess):
             "polling_interval": self.polling_interval,
         }
 
-    def main_loop(self):
+    def prepare(self):
         self.finisher = Finisher(self.process.pk, self.name, self.config.preserve_finished_jobs)
         self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up, prefetch=self.prefetch)
-        watcher = watcher_for(queue_database(), CHANNEL_READY, self.wake_up, self.stopping)
-        while not self.stopping.is_set():
-            if not self.pool.wants_more:
-                # Woken by the pool the moment a thread frees up.
-                self.sleep(60)
-                self._paused_read_at = float("-inf")
-                continue
-            capacity = self.pool.capacity
-            try:
-                jobs = claim(self.queues, capacity, self.process.pk, self._paused_queues())
-            except DatabaseError as error:
-                logger.warning("Worker %s could not claim tasks: %s", self.name, error)
-                close_thread_connections()
-                self.sleep(max(1.0, self.polling_interval))
-                continue
-            for job in jobs:
-                self.pool.submit(job)
-            if len(jobs) < capacity:
-                # The queues are empty: wait for a notification or the next poll.
-                self.sleep(watcher.polling_interval(self.polling_interval) if watcher else self.polling_interval)
-                self._paused_read_at = float("-inf")
+        self.watcher = watcher_for(queue_database(), CHANNEL_READY, self.wake_up, self.stopping)
+
+    def poll(self):
+        if not self.pool.wants_more:
+            return 60  # woken by the pool the moment a thread frees up
+        capacity = self.pool.capacity
+        jobs = claim(self.queues, capacity, self.process.pk, self._paused_queues())
+        for job in jobs:
+            self.pool.submit(job)
+        if len(jobs) == capacity:
+            return 0  # there may be more: claim again as soon as there is room
+        # The queues are empty: wait for a notification or the next poll.
+        return self.watcher.polling_interval(self.polling_interval) if self.watcher else self.polling_interval
+
+    def sleep(self, seconds):
+        super().sleep(seconds)
+        self._paused_read_at = float("-inf")
 
     def _paused_queues(self):
         # Read after every sleep, and at most once per polling interval while claims follow one
