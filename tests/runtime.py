@@ -63,7 +63,8 @@ class SupervisorProcess:
 
     @property
     def output(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def alive(self):

@@ -195,7 +195,8 @@ def scenario_database_outage(log_dir, quick):
     name = connection.settings_dict["NAME"]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
             [name],
         )
         terminated = cursor.fetchone()[0]
@@ -244,7 +245,7 @@ def scenario_sqlite_contention(log_dir, quick):
     enqueuer.join()
     drained = wait_until(lambda: unfinished_count() == 0, 120)
     supervisor.stop()
-    log_text = Path(supervisor.log.name).read_text()
+    log_text = supervisor.output
     figures = account(results)
     figures.update({"drained": drained, "enqueue errors": len(errors),
                     "'database is locked' in logs": log_text.lower().count("database is locked")})
@@ -299,10 +300,13 @@ def scenario_graceful_stop(log_dir, quick):
 
 def scenario_bad_input(log_dir, quick):
     """Scenario 7: the bad-input catalogue (tests/integration/test_bad_input.py)."""
+    catalogue = str(ROOT / "tests/integration/test_bad_input.py")
+    # The catalogue runs as an ordinary test module, on its own test database.
+    private = ("STEADY_QUEUE_TEST_SUBPROCESS", "STEADY_QUEUE_TEST_DB_NAME")
+    environment = {key: value for key, value in os.environ.items() if key not in private}
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/integration/test_bad_input.py")],
-        capture_output=True, text=True, cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k not in ("STEADY_QUEUE_TEST_SUBPROCESS", "STEADY_QUEUE_TEST_DB_NAME")},
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", catalogue],
+        capture_output=True, text=True, cwd=ROOT, env=environment,
     )
     last = completed.stdout.strip().splitlines()[-1]
     passed = int(last.split(" passed")[0].split()[-1]) if " passed" in last else 0
