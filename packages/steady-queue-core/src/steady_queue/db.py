@@ -1,4 +1,4 @@
-"""What differs between databases, in one place.
+"""Transactions and row locks for the runtime's state changes, whatever the database.
 
 PostgreSQL (and MySQL 8) lock rows: claims use ``FOR UPDATE SKIP LOCKED`` so that workers never wait
 for each other. SQLite locks the whole database instead; there, the runtime's write transactions

@@ -3,7 +3,7 @@
 from django.db import connections, router, transaction
 
 from steady_queue.models import Job, ScheduledExecution
-from steady_queue.models.dispatch import dispatch
+from steady_queue.models.admission import admit
 
 
 def insert_jobs(jobs, now):
@@ -44,7 +44,7 @@ def insert_jobs(jobs, now):
                 )
             else:
                 due.append(job)
-        dispatch(due, now)
+        admit(due, now)
         if scheduled:
             ScheduledExecution.objects.using(using).bulk_create(scheduled)
     return jobs

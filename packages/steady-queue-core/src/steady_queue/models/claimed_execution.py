@@ -120,7 +120,7 @@ def fail(job, process_id, worker_name, started_at, error):
 
 def _release_slot(job, now):
     if job.concurrency_key:
-        from .dispatch import release_slot
+        from .admission import release_slot
 
         release_slot(job, now)
 

@@ -29,7 +29,7 @@ def retry(job_ids=None, *, batch_size=500):
     Earlier attempts stay in the job's history (``TaskResult.attempts`` and ``errors``).
     Returns the number of jobs retried.
     """
-    from .dispatch import JOB_FIELDS, dispatch
+    from .admission import JOB_FIELDS, admit
 
     @retry_on_lock
     def batch(after):
@@ -39,7 +39,7 @@ def retry(job_ids=None, *, batch_size=500):
             FailedExecution.objects.filter(job_id__in=ids).delete()
             Job.objects.filter(pk__in=ids).update(finished_at=None)
             # A retried job queues for its concurrency slot again, like a new one.
-            dispatch(list(Job.objects.filter(pk__in=ids).only(*JOB_FIELDS)), now)
+            admit(list(Job.objects.filter(pk__in=ids).only(*JOB_FIELDS)), now)
         return ids
 
     return _in_batches(batch)

@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 
-from .dispatch import JOB_FIELDS, dispatch
+from .admission import JOB_FIELDS, admit
 from .execution import QueuedExecution
 from .job import Job
 
@@ -32,7 +32,7 @@ def dispatch_due(batch_size):
         if not job_ids:
             return 0
         ScheduledExecution.objects.filter(job_id__in=job_ids).delete()
-        dispatch(list(Job.objects.filter(pk__in=job_ids).only(*JOB_FIELDS)), now)
+        admit(list(Job.objects.filter(pk__in=job_ids).only(*JOB_FIELDS)), now)
     return len(job_ids)
 
 

@@ -5,7 +5,6 @@ from steady_queue import queue_patterns
 JOB = "steady_queue_job"
 READY = "steady_queue_ready_execution"
 CLAIMED = "steady_queue_claimed_execution"
-PAUSE = "steady_queue_pause"
 SCHEDULED = "steady_queue_scheduled_execution"
 
 # Whether insert_jobs() and finish() are each one statement: atomic without a transaction around them.

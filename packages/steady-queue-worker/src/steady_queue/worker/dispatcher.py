@@ -6,7 +6,7 @@ import time
 from django.utils import timezone
 
 from steady_queue.db import queue_database
-from steady_queue.models.dispatch import maintain_concurrency
+from steady_queue.models.admission import maintain_concurrency
 from steady_queue.models.job import clear_finished
 from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
 

@@ -1,4 +1,4 @@
-"""Making jobs ready: straight to their queue, or blocked while their concurrency key is full.
+"""Admission: a due job goes straight to its queue (ready), or waits (blocked) while its concurrency key is full.
 
 Every path that makes a job runnable goes through here (enqueue, the dispatcher, retry, and the
 release of blocked jobs), so concurrency limits hold whichever way a job arrives.
@@ -18,7 +18,7 @@ from .ready_execution import ReadyExecution
 from .semaphore import Semaphore, acquire, delete_expired
 
 
-def dispatch(jobs, now):
+def admit(jobs, now):
     """Insert a ready or blocked row for each job (Job instances with their queue fields). In a transaction."""
     ready = [job for job in jobs if not job.concurrency_key]
     blocked = []
