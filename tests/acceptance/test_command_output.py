@@ -1,5 +1,6 @@
 """What the real commands print: ``steady_queue --help`` and ``--version``, log lines, and the demo's order."""
 
+import itertools
 import logging
 import os
 import re
@@ -16,10 +17,7 @@ from django.tasks import TaskResultStatus, default_task_backend
 import steady_queue
 from steady_queue.conf import WORKER_DEFAULTS
 from steady_queue.models import ClaimedExecution, Process, RecurringExecution
-from steady_queue.models.process import register
-from steady_queue.models.ready_execution import claim
-from steady_queue.worker.attempt import Attempt
-from tests.runtime import MANAGE, SupervisorProcess, wait_for
+from tests.runtime import MANAGE, wait_for
 from tests.testapp import tasks
 from tests.testapp.models import TaskRun
 
@@ -94,25 +92,21 @@ def test_version_is_steady_queues():
 
 
 @pytest.fixture
-def start_with_settings(tmp_path):
+def start_with_settings(tmp_path, start_supervisor):
     """Start ``manage.py steady_queue`` with the test settings plus some overrides, e.g. DEBUG or LOGGING."""
-    started = []
+    modules = (f"settings_{n}" for n in itertools.count())
 
     def start(overrides, args=()):
-        module = f"settings_{len(started)}"
+        module = next(modules)
         lines = ["from tests.settings import *  # noqa: F403"] + [f"{k} = {v!r}" for k, v in overrides.items()]
         (tmp_path / f"{module}.py").write_text("\n".join(lines) + "\n")
         env = {
             "DJANGO_SETTINGS_MODULE": module,
             "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPOSITORY), os.environ.get("PYTHONPATH", "")]),
         }
-        supervisor = SupervisorProcess(tmp_path, args=args, env=env)
-        started.append(supervisor)
-        return supervisor
+        return start_supervisor(args=args, env=env)
 
-    yield start
-    for supervisor in started:
-        supervisor.kill_everything()
+    return start
 
 
 def run_a_failure_and_a_success(supervisor):
@@ -147,23 +141,34 @@ def test_a_task_failure_is_logged_once_with_its_traceback(start_supervisor):
 
 
 @pytest.mark.django_db
-def test_a_failure_django_does_not_log_is_logged_by_the_worker_with_its_traceback(caplog):
+def test_a_failure_django_does_not_log_is_logged_by_the_worker_with_its_traceback(run_tasks, caplog):
     # A claim lost while the task ran (its process was declared dead): no task_finished, so no
     # line from Django's receiver; the worker's own line carries the traceback instead.
-    process = register("worker", "worker-test", os.getpid(), "host")
     tasks.fail.enqueue("boom 4711")
-    (job,) = claim(["*"], 1, process.pk)
-    ClaimedExecution.objects.filter(job_id=job.pk).delete()  # as pruning does
+
+    def lose_the_claims(jobs):
+        ClaimedExecution.objects.filter(job_id__in=[job.pk for job in jobs]).delete()  # as pruning does
+
     with caplog.at_level(logging.DEBUG):
-        Attempt(job, process_id=process.pk, worker_name=process.name, preserve_finished_jobs=True).perform()
+        (job,) = run_tasks(limit=1, after_claim=lose_the_claims)
     (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert error.name == "steady_queue.worker"
     assert error.getMessage() == f"Task {job.task_path} (job {job.pk}) failed"
     assert isinstance(error.exc_info[1], ValueError) and str(error.exc_info[1]) == "boom 4711"
 
 
-PROJECT_FORMAT = {"project": {"format": "PROJECT %(levelname)s %(name)s: %(message)s"}}
-PROJECT_HANDLER = {"project": {"class": "logging.StreamHandler", "formatter": "project"}}
+def project_logging(logger):
+    """A project's LOGGING that sends Steady Queue and ``logger`` to a handler and format of its own."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"project": {"format": "PROJECT %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"project": {"class": "logging.StreamHandler", "formatter": "project"}},
+        "loggers": {
+            "steady_queue": {"handlers": ["project"], "level": "INFO"},
+            logger: {"handlers": ["project"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -173,32 +178,8 @@ PROJECT_HANDLER = {"project": {"class": "logging.StreamHandler", "formatter": "p
         # Nothing configured: Django's DEBUG console would print django.tasks lines unformatted.
         ({}, OUR_FORMAT + r"django\.tasks: "),
         # The project's own configuration wins, whether for django.tasks or for all of django.
-        (
-            {
-                "version": 1,
-                "disable_existing_loggers": False,
-                "formatters": PROJECT_FORMAT,
-                "handlers": PROJECT_HANDLER,
-                "loggers": {
-                    "steady_queue": {"handlers": ["project"], "level": "INFO"},
-                    "django.tasks": {"handlers": ["project"], "level": "INFO", "propagate": False},
-                },
-            },
-            r"PROJECT (INFO|ERROR) django\.tasks: ",
-        ),
-        (
-            {
-                "version": 1,
-                "disable_existing_loggers": False,
-                "formatters": PROJECT_FORMAT,
-                "handlers": PROJECT_HANDLER,
-                "loggers": {
-                    "steady_queue": {"handlers": ["project"], "level": "INFO"},
-                    "django": {"handlers": ["project"], "level": "INFO", "propagate": False},
-                },
-            },
-            r"PROJECT (INFO|ERROR) django\.tasks: ",
-        ),
+        (project_logging("django.tasks"), r"PROJECT (INFO|ERROR) django\.tasks: "),
+        (project_logging("django"), r"PROJECT (INFO|ERROR) django\.tasks: "),
     ],
     ids=["no-logging-setting", "project-configures-django.tasks", "project-configures-django"],
 )
@@ -212,27 +193,26 @@ def test_with_debug_each_task_line_shows_once_in_one_format(start_with_settings,
     assert all(re.match(prefix, line) for line in lines), output
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_scheduler_enqueues_each_tick_without_an_info_line(start_supervisor, monkeypatch):
-    monkeypatch.setenv("STEADY_QUEUE_TEST_RECURRING_APP", "1")
-    supervisor = start_supervisor({"workers": []})
-    wait_for(lambda: RecurringExecution.objects.count() >= 4, message="a few ticks")
+def output_after_ticks(supervisor, ticks):
+    """Wait for the scheduler to enqueue ``ticks`` tasks, stop the supervisor gracefully; its output."""
+    wait_for(lambda: RecurringExecution.objects.count() >= ticks, message=f"{ticks} ticks")
     supervisor.send(signal.SIGTERM)
     assert supervisor.wait() == 0
-    output = supervisor.output
+    return supervisor.output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_enqueues_each_tick_without_an_info_line(start_supervisor, recurring_app):
+    output = output_after_ticks(start_supervisor({"workers": []}), ticks=4)
     assert "Started scheduler" in output  # the process lines are still there at INFO
     assert "Enqueued recurring task" not in output
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduler_tick_line_is_a_debug_line(start_with_settings, monkeypatch):
-    monkeypatch.setenv("STEADY_QUEUE_TEST_RECURRING_APP", "1")
-    supervisor = start_with_settings({"LOGGING": {}}, args=["-v", "2"])
-    wait_for(lambda: RecurringExecution.objects.count() >= 2, message="a few ticks")
-    supervisor.send(signal.SIGTERM)
-    assert supervisor.wait() == 0
+def test_the_scheduler_tick_line_is_a_debug_line(start_with_settings, recurring_app):
+    output = output_after_ticks(start_with_settings({"LOGGING": {}}, args=["-v", "2"]), ticks=2)
     line = r" DEBUG \[\d+\] steady_queue\.scheduler: Enqueued recurring task every-second-a "
-    assert re.search(line, supervisor.output), supervisor.output
+    assert re.search(line, output), output
 
 
 # Signals

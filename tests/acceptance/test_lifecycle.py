@@ -176,7 +176,8 @@ def test_a_worker_whose_row_was_pruned_stops_itself(start_supervisor):
     (worker,) = wait_for(lambda: children("worker"), message="a worker")
     Process.objects.filter(pk=worker.pk).delete()  # what another host's supervisor does to the dead
 
-    wait_for(lambda: "was pruned as dead by a supervisor, stopping" in supervisor.output, message="the worker to notice")
+    notice = "was pruned as dead by a supervisor, stopping"
+    wait_for(lambda: notice in supervisor.output, message="the worker to notice")
     wait_for(lambda: [w for w in children("worker") if w.pid != worker.pid], message="a replacement worker")
     supervisor.send(signal.SIGTERM)
     assert supervisor.wait() == 0

@@ -45,8 +45,9 @@ def test_an_every_minute_task_fires_within_the_next_minute(start_supervisor):
 
 
 @pytest.mark.parametrize("schedulers", [2, 3])
-def test_side_by_side_schedulers_enqueue_each_tick_exactly_once(start_supervisor, monkeypatch, schedulers, record_property):
-    monkeypatch.setenv("STEADY_QUEUE_TEST_RECURRING_APP", "1")
+def test_side_by_side_schedulers_enqueue_each_tick_exactly_once(
+    start_supervisor, recurring_app, schedulers, record_property
+):
     supervisors = [start_supervisor({"workers": []}) for _ in range(schedulers)]
     wait_for(lambda: Process.objects.filter(kind="scheduler").count() == schedulers, message="the schedulers")
     wait_for(lambda: RecurringExecution.objects.filter(task_key="every-second-a").count() >= 8, timeout=30,
@@ -74,8 +75,7 @@ def test_side_by_side_schedulers_enqueue_each_tick_exactly_once(start_supervisor
     assert " ERROR " not in output
 
 
-def test_skip_recurring_starts_no_scheduler(start_supervisor, monkeypatch):
-    monkeypatch.setenv("STEADY_QUEUE_TEST_RECURRING_APP", "1")
+def test_skip_recurring_starts_no_scheduler(start_supervisor, recurring_app):
     supervisor = start_supervisor(args=["--skip-recurring"])
     wait_for(lambda: Process.objects.filter(kind="worker").exists(), message="a worker")
     wait_for(lambda: Process.objects.filter(kind="dispatcher").exists(), message="a dispatcher")

@@ -23,9 +23,11 @@ LIBRARY = os.environ.get("BENCH_LIBRARY", "steady-queue")
 
 PENDING_SQL = {
     "steady-queue": "SELECT (SELECT count(*) FROM steady_queue_ready_execution)"
-    " + (SELECT count(*) FROM steady_queue_claimed_execution) + (SELECT count(*) FROM steady_queue_scheduled_execution)",
+    " + (SELECT count(*) FROM steady_queue_claimed_execution)"
+    " + (SELECT count(*) FROM steady_queue_scheduled_execution)",
     "steady-queue-0.3.0": "SELECT (SELECT count(*) FROM steady_queue_readyexecution)"
-    " + (SELECT count(*) FROM steady_queue_claimedexecution) + (SELECT count(*) FROM steady_queue_scheduledexecution)",
+    " + (SELECT count(*) FROM steady_queue_claimedexecution)"
+    " + (SELECT count(*) FROM steady_queue_scheduledexecution)",
     "django-tasks-db": "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status IN ('READY', 'RUNNING')",
 }
 

@@ -3,9 +3,6 @@ from django.urls import reverse
 
 from steady_queue.models import FailedExecution, Job, Pause, ReadyExecution
 from steady_queue.models.job import job_pk
-from steady_queue.models.process import register
-from steady_queue.models.ready_execution import claim
-from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -17,11 +14,9 @@ MODELS = [
 
 
 @pytest.fixture
-def failed_job():
+def failed_job(run_tasks):
     result = tasks.fail.enqueue("admin")
-    process = register("worker", "w", 1, "h")
-    for job in claim(["*"], 10, process.pk):
-        Attempt(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
+    run_tasks()
     return result
 
 
@@ -38,16 +33,14 @@ def test_a_job_page_shows_its_status_and_traceback(admin_client, failed_job):
     assert b"Failed" in response.content and b"ValueError: admin" in response.content
 
 
-def test_retry_and_discard_actions(admin_client, failed_job):
+def test_retry_and_discard_actions(admin_client, failed_job, run_tasks):
     url = reverse("admin:steady_queue_failedexecution_changelist")
     admin_client.post(url, {"action": "retry_selected", "_selected_action": [job_pk(failed_job.id)]})
     assert ReadyExecution.objects.filter(job_id=job_pk(failed_job.id)).exists()
     assert not FailedExecution.objects.exists()
 
     other = tasks.fail.enqueue("again")
-    process = register("worker", "w2", 2, "h")
-    for job in claim(["*"], 10, process.pk):
-        Attempt(job, process_id=process.pk, worker_name="w2", preserve_finished_jobs=True).perform()
+    run_tasks()
     admin_client.post(url, {"action": "discard_selected", "_selected_action": [job_pk(other.id)]})
     assert not Job.objects.filter(pk=job_pk(other.id)).exists()
 

@@ -6,6 +6,7 @@ Enqueue-time and import-time mistakes raise before any row exists; mistakes foun
 
 import datetime
 import decimal
+import re
 from datetime import timedelta
 
 import pytest
@@ -15,15 +16,12 @@ from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import InvalidTask
 from django.test import override_settings
 
-from steady_queue.arguments import SerializationError
+from steady_queue.arguments import DeserializationError, SerializationError
 from steady_queue.concurrency import ConcurrencyKeyError, limits_concurrency
 from steady_queue.conf import get_config
-from steady_queue.models import Job, Pause, Process, RecurringTask, Semaphore
+from steady_queue.models import ClaimedExecution, Job, Pause, Process, RecurringTask, Semaphore
 from steady_queue.models.job import job_pk
-from steady_queue.models.process import register
-from steady_queue.models.ready_execution import claim
 from steady_queue.recurring_task import RecurringTaskError, recurring
-from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
@@ -76,8 +74,8 @@ IMPORT_MISTAKES = [
      "invalid schedule"),
     ("a duplicate recurring key", lambda: [recurring(schedule="@daily", key="dup")(t) for t in (tasks.echo, tasks.add)],
      RecurringTaskError, "used twice"),
-    ("recurring arguments that cannot be stored", lambda: recurring(schedule="@daily", key="k", args=({1},))(tasks.echo),
-     RecurringTaskError, "builtins.set"),
+    ("recurring arguments that cannot be stored",
+     lambda: recurring(schedule="@daily", key="k", args=({1},))(tasks.echo), RecurringTaskError, "builtins.set"),
     ("a recurring priority out of range", lambda: recurring(schedule="@daily", key="k", priority=500)(tasks.echo),
      RecurringTaskError, "priority"),
     ("a recurring queue the backend refuses", lambda: recurring(schedule="@daily", key="k", queue_name="x")(tasks.echo),
@@ -109,52 +107,69 @@ def test_invalid_settings_fail_before_anything_starts(settings, message):
     from django.core.exceptions import ImproperlyConfigured
 
     with override_settings(STEADY_QUEUE=settings):
-        with pytest.raises(ImproperlyConfigured, match=message.replace("[", r"\[").replace("]", r"\]").replace("*", r"\*")):
+        with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
             get_config()
         with pytest.raises(CommandError, match="Invalid STEADY_QUEUE"):
             call_command("steady_queue", skip_checks=True)
     assert not Process.objects.exists()
 
 
+def stored_with(**change):
+    """A job of tasks.add whose row was changed after it was enqueued."""
+
+    def enqueue():
+        bad = tasks.add.enqueue(1, 2)
+        Job.objects.filter(pk=job_pk(bad.id)).update(**change)
+        return bad
+
+    return enqueue
+
+
+def with_its_model_argument_deleted():
+    author = Author.objects.create(name="gone")
+    bad = tasks.greet.enqueue(author)
+    author.delete()
+    return bad
+
+
 STORED_ROW_MISTAKES = [
-    ("an unknown task path", {"task_path": "tests.testapp.tasks.no_such_task"}, "can no longer be imported"),
-    ("a module that no longer imports", {"task_path": "tests.testapp.broken_tasks.task"}, "fails at import"),
-    ("a path that is not a task", {"task_path": "tests.testapp.models.Author"}, "it is not a task"),
-    ("corrupted arguments", {"arguments": {"args": [{"__sq__": "datetime", "v": "garbage"}], "kwargs": {}}},
+    ("an unknown task path", stored_with(task_path="tests.testapp.tasks.no_such_task"), ImportError,
+     "can no longer be imported"),
+    ("a module that no longer imports", stored_with(task_path="tests.testapp.broken_tasks.task"), ImportError,
+     "can no longer be imported (RuntimeError: this module fails at import)"),
+    ("a path that is not a task", stored_with(task_path="tests.testapp.models.Author"), ImportError,
+     "it is not a task"),
+    ("corrupted arguments",
+     stored_with(arguments={"args": [{"__sq__": "datetime", "v": "garbage"}], "kwargs": {}}), DeserializationError,
      "DeserializationError"),
-    ("an unknown argument tag", {"arguments": {"args": [{"__sq__": "pickle", "v": "x"}], "kwargs": {}}},
-     "Unknown argument tag"),
-    ("arguments of the wrong shape", {"arguments": {"args": [1, 2, 3], "kwargs": {}}}, "TypeError"),
+    ("an unknown argument tag", stored_with(arguments={"args": [{"__sq__": "pickle", "v": "x"}], "kwargs": {}}),
+     DeserializationError, "Unknown argument tag"),
+    ("arguments of the wrong shape", stored_with(arguments={"args": [1, 2, 3], "kwargs": {}}), TypeError,
+     "TypeError"),
+    ("a deleted model argument", with_its_model_argument_deleted, DeserializationError,
+     "testapp.Author with primary key"),
 ]
 
 
-@pytest.mark.parametrize(("what", "change", "message"), STORED_ROW_MISTAKES, ids=[m[0] for m in STORED_ROW_MISTAKES])
-def test_bad_stored_rows_fail_their_task_and_the_worker_goes_on(what, change, message):
-    bad = tasks.add.enqueue(1, 2)
-    Job.objects.filter(pk=job_pk(bad.id)).update(**change)
+@pytest.mark.parametrize(
+    ("what", "enqueue", "exception_class", "message"), STORED_ROW_MISTAKES, ids=[m[0] for m in STORED_ROW_MISTAKES]
+)
+def test_bad_stored_rows_fail_their_task_and_the_worker_goes_on(run_tasks, what, enqueue, exception_class, message):
+    bad = enqueue()
     good = tasks.add.enqueue(2, 3)
-    process = register("worker", "w", 1, "h")
-    for job in claim(["*"], 10, process.pk):
-        Attempt(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
+    run_tasks()
     failed = default_task_backend.get_result(bad.id)
     assert failed.status == TaskResultStatus.FAILED
+    assert failed.errors[-1].exception_class is exception_class
     assert message in failed.errors[-1].traceback
-    assert default_task_backend.get_result(good.id).return_value == 5
+    assert not ClaimedExecution.objects.exists()
+    succeeded = default_task_backend.get_result(good.id)
+    assert succeeded.status == TaskResultStatus.SUCCESSFUL and succeeded.return_value == 5
 
 
 def test_the_catalogue_has_at_least_25_cases():
     total = len(ENQUEUE_MISTAKES) + len(IMPORT_MISTAKES) + len(SETTINGS_MISTAKES) + len(STORED_ROW_MISTAKES)
     assert total >= 25, total
-
-
-def test_a_deleted_model_row_is_a_failure_not_a_crash():
-    author = Author.objects.create(name="gone")
-    result = tasks.greet.enqueue(author)
-    author.delete()
-    process = register("worker", "w", 1, "h")
-    for job in claim(["*"], 10, process.pk):
-        Attempt(job, process_id=process.pk, worker_name="w", preserve_finished_jobs=True).perform()
-    assert "DeserializationError" in default_task_backend.get_result(result.id).errors[-1].traceback
 
 
 def test_run_after_accepts_only_what_it_documents():

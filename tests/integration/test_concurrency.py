@@ -9,14 +9,13 @@ from django.utils import timezone
 from steady_queue.concurrency import ConcurrencyKeyError
 from steady_queue.exceptions import ProcessExitError, ProcessPrunedError
 from steady_queue.models import BlockedExecution, ClaimedExecution, Job, Process, ReadyExecution, Semaphore
+from steady_queue.models.admission import maintain_concurrency
 from steady_queue.models.claimed_execution import fail_claims
-from steady_queue.models.dispatch import maintain_concurrency
 from steady_queue.models.failed_execution import retry
 from steady_queue.models.job import job_pk
 from steady_queue.models.process import prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
-from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
@@ -26,13 +25,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def worker():
     return register("worker", "worker-test", 1, "host")
-
-
-def run(worker, limit=100):
-    jobs = claim(["*"], limit, worker.pk)
-    for job in jobs:
-        Attempt(job, process_id=worker.pk, worker_name=worker.name, preserve_finished_jobs=True).perform()
-    return jobs
 
 
 def state(result):
@@ -59,26 +51,26 @@ def test_the_first_call_of_a_key_is_ready_the_next_ones_blocked():
     assert blocked.expires_at > timezone.now() + timedelta(minutes=2)
 
 
-def test_finishing_hands_the_slot_to_the_highest_priority_blocked_job(worker):
+def test_finishing_hands_the_slot_to_the_highest_priority_blocked_job(run_tasks):
     first = tasks.one_at_a_time.enqueue("a", "first")
     low = tasks.one_at_a_time.using(priority=-5).enqueue("a", "low")
     high = tasks.one_at_a_time.using(priority=50).enqueue("a", "high")
-    run(worker)
+    run_tasks()
     assert state(first) == "successful"
     assert [state(high), state(low)] == ["ready", "blocked"]
-    run(worker)
+    run_tasks()
     assert [state(high), state(low)] == ["successful", "ready"]
-    run(worker)
+    run_tasks()
     assert state(low) == "successful"
     assert free_slots("a") == 1
 
 
-def test_a_failing_job_releases_its_slot_too(worker):
+def test_a_failing_job_releases_its_slot_too(run_tasks):
     failing = tasks.one_at_a_time_failing.enqueue("a", "boom")
     # Same group (module path of its own task) differs: use the same task to share the key.
     waiting = tasks.one_at_a_time_failing.enqueue("a", "next")
     assert state(waiting) == "blocked"
-    run(worker)
+    run_tasks()
     assert state(failing) == "failed"
     assert state(waiting) == "ready"
 
@@ -107,9 +99,15 @@ def test_a_model_instance_key_is_its_type_and_primary_key():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: tasks.one_at_a_time.enqueue(None, "x"), "must be a non-empty string or a saved model instance, not None"),
+        (
+            lambda: tasks.one_at_a_time.enqueue(None, "x"),
+            "must be a non-empty string or a saved model instance, not None",
+        ),
         (lambda: tasks.one_at_a_time.enqueue("", "x"), "must be a non-empty string"),
-        (lambda: tasks.one_at_a_time.enqueue(key="k"), "key of tests.testapp.tasks.one_at_a_time cannot be computed: its function raised TypeError"),
+        (
+            lambda: tasks.one_at_a_time.enqueue(key="k"),
+            "key of tests.testapp.tasks.one_at_a_time cannot be computed: its function raised TypeError",
+        ),
         (lambda: tasks.one_at_a_time.enqueue("x" * 300, "x"), "characters long; the limit is 255"),
     ],
 )
@@ -124,19 +122,19 @@ def test_bulk_enqueue_applies_the_limit_per_key():
     assert [state(r) for r in results] == ["ready", "ready", "blocked", "blocked", "ready"]
 
 
-def test_scheduled_jobs_take_their_slot_when_they_become_due(worker):
+def test_scheduled_jobs_take_their_slot_when_they_become_due(run_tasks):
     running = tasks.one_at_a_time.enqueue("a", "now")
     later = tasks.one_at_a_time.using(run_after=timezone.now() + timedelta(milliseconds=1)).enqueue("a", "later")
     assert state(later) == "ready"  # reported READY, held in the scheduled table
     dispatch_due(10)
     assert state(later) == "blocked"
-    run(worker)
+    run_tasks()
     assert state(running) == "successful" and state(later) == "ready"
 
 
-def test_a_retried_job_queues_for_a_slot_again(worker):
+def test_a_retried_job_queues_for_a_slot_again(run_tasks):
     failed = tasks.one_at_a_time_failing.enqueue("a", "1")
-    run(worker)
+    run_tasks()
     holder = tasks.one_at_a_time_failing.enqueue("a", "2")
     assert state(holder) == "ready"
     retry([failed.id])
@@ -185,11 +183,11 @@ def test_a_graceful_stop_keeps_the_slot_with_the_job_back_in_the_queue(worker):
     assert free_slots("a") == 0
 
 
-def test_finishing_after_the_semaphore_expired_still_releases_the_next_job(worker):
+def test_finishing_after_the_semaphore_expired_still_releases_the_next_job(run_tasks):
     first = tasks.one_at_a_time.enqueue("a", "1")
     second = tasks.one_at_a_time.enqueue("a", "2")
     Semaphore.objects.all().delete()  # what maintenance does to an expired key
-    run(worker)
+    run_tasks()
     assert state(first) == "successful"
     assert state(second) == "ready"
 

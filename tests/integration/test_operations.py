@@ -25,31 +25,24 @@ from steady_queue.models.process import fail_orphaned_claims, prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
 from steady_queue.queues import pause, paused_queues, resume
-from steady_queue.worker.attempt import Attempt
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
-
-
-def run_all(name="worker-test"):
-    process = Process.objects.filter(name=name).first() or register("worker", name, 1, "host")
-    for job in claim(["*"], 100, process.pk):
-        Attempt(job, process_id=process.pk, worker_name=name, preserve_finished_jobs=True).perform()
 
 
 def status(result):
     return default_task_backend.get_result(result.id).status
 
 
-def test_retry_puts_a_failed_job_back_with_the_same_id_and_its_history():
+def test_retry_puts_a_failed_job_back_with_the_same_id_and_its_history(run_tasks):
     enqueued = tasks.report_attempt.enqueue(fail_first=True)
-    run_all("worker-a")
+    run_tasks(worker_name="worker-a")
     assert status(enqueued) == TaskResultStatus.FAILED
 
     assert retry([enqueued.id]) == 1
     assert status(enqueued) == TaskResultStatus.READY
     assert not FailedExecution.objects.exists()
-    run_all("worker-b")
+    run_tasks(worker_name="worker-b")
 
     result = default_task_backend.get_result(enqueued.id)
     assert result.status == TaskResultStatus.SUCCESSFUL
@@ -59,22 +52,22 @@ def test_retry_puts_a_failed_job_back_with_the_same_id_and_its_history():
     assert result.started_at < result.last_attempted_at
 
 
-def test_retry_and_discard_work_in_batches_over_every_failed_job():
+def test_retry_and_discard_work_in_batches_over_every_failed_job(run_tasks):
     failed = [tasks.fail.enqueue(str(i)) for i in range(7)]
     ok = tasks.add.enqueue(1, 1)
-    run_all()
+    run_tasks()
     assert retry(batch_size=3) == 7
     assert ReadyExecution.objects.count() == 7
-    run_all()
+    run_tasks()
     assert discard(batch_size=2) == 7
     assert not Job.objects.filter(pk__in=[job_pk(r.id) for r in failed]).exists()
     assert status(ok) == TaskResultStatus.SUCCESSFUL
 
 
-def test_retry_and_discard_ignore_jobs_that_did_not_fail():
+def test_retry_and_discard_ignore_jobs_that_did_not_fail(run_tasks):
     ok = tasks.add.enqueue(1, 1)
     waiting = tasks.add.enqueue(2, 2)
-    run_all()
+    run_tasks()
     tasks.add.enqueue(3, 3)
     assert retry([ok.id, waiting.id]) == 0
     assert discard([ok.id]) == 0
@@ -188,12 +181,13 @@ def test_deregistering_puts_claims_back_in_their_queue():
     assert (ready.job_id, ready.queue_name, ready.priority) == (job_pk(enqueued.id), "email", 10)
 
 
-def test_clear_finished_deletes_old_successes_only():
+def test_clear_finished_deletes_old_successes_only(run_tasks):
     old_ok = tasks.add.enqueue(1, 1)
     new_ok = tasks.add.enqueue(2, 2)
     old_failed = tasks.fail.enqueue("x")
     waiting = tasks.add.using(run_after=timezone.now() + timedelta(days=9)).enqueue(3, 3)
-    run_all()
-    Job.objects.filter(pk__in=[job_pk(old_ok.id), job_pk(old_failed.id)]).update(finished_at=timezone.now() - timedelta(days=2))
+    run_tasks()
+    old = [job_pk(old_ok.id), job_pk(old_failed.id)]
+    Job.objects.filter(pk__in=old).update(finished_at=timezone.now() - timedelta(days=2))
     assert clear_finished(timezone.now() - timedelta(days=1), batch_size=1) == 1
     assert set(Job.objects.values_list("pk", flat=True)) == {job_pk(r.id) for r in (new_ok, old_failed, waiting)}

@@ -27,7 +27,10 @@ if os.environ.get("BENCH_DB", "sqlite") == "postgres":
     }
 else:
     DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("BENCH_SQLITE", "/tmp/bench.sqlite3")}
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_SQLITE", "/tmp/bench.sqlite3"),
+        }
     }
 
 if LIBRARY == "django-tasks-db":
