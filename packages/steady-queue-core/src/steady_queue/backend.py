@@ -6,6 +6,8 @@ from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
 from steady_queue import arguments, queue_patterns
+from steady_queue.attempts import check_options
+from steady_queue.conf import get_config
 from steady_queue.enqueueing import insert_jobs
 from steady_queue.models import Job
 from steady_queue.results import build_result, fetch_result
@@ -38,6 +40,8 @@ class SteadyQueueBackend(BaseTaskBackend):
                 f"({', '.join(sorted(self.queues))}): add it there, or remove 'QUEUES' to accept any queue name."
             )
         super().validate_task(task)
+        if isinstance(task, SteadyQueueTask):
+            check_options(task)
         run_delay = getattr(task, "run_delay", None)
         if run_delay is not None and task.run_after is not None:
             raise InvalidTask("A task cannot have both a run_after time and a delay.")
@@ -55,6 +59,8 @@ class SteadyQueueBackend(BaseTaskBackend):
             scheduled_at = now + run_delay
         limit = getattr(task, "concurrency", None)
         duration = limit.effective_duration() if limit else None
+        max_attempts = getattr(task, "max_attempts", None) or get_config().max_attempts
+        retry_lost = getattr(task, "retry_lost", False)
         # Every argument and key is worked out before the first row is written: bad input writes nothing.
         jobs = []
         for call in calls:
@@ -72,6 +78,8 @@ class SteadyQueueBackend(BaseTaskBackend):
                     concurrency_key=limit.key_for(task, call.args, call.kwargs) if limit else None,
                     concurrency_limit=limit.to if limit else None,
                     concurrency_duration=duration,
+                    max_attempts=max_attempts,
+                    retry_lost=retry_lost,
                 )
             )
         if not jobs:

@@ -40,6 +40,8 @@ DEFAULTS = {
     "preserve_finished_jobs": True,
     "clear_finished_jobs_after": timedelta(days=1),
     "default_concurrency_control_period": timedelta(minutes=3),
+    "max_attempts": 1,
+    "timeout": None,
     "recurring_tasks": {},
 }
 
@@ -73,6 +75,8 @@ class Config:
     preserve_finished_jobs: bool
     clear_finished_jobs_after: timedelta
     default_concurrency_control_period: timedelta
+    max_attempts: int = 1
+    timeout: timedelta | None = None
     recurring_tasks: dict = field(default_factory=dict)
     errors: tuple[str, ...] = field(default=(), compare=False)
 
@@ -213,6 +217,8 @@ def parse(raw):
         default_concurrency_control_period=problems.duration(
             where("default_concurrency_control_period"), values["default_concurrency_control_period"]
         ),
+        max_attempts=problems.integer(where("max_attempts"), values["max_attempts"], minimum=1),
+        timeout=None if values["timeout"] is None else problems.duration(where("timeout"), values["timeout"]),
         recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
     )
     heartbeat, threshold = config.process_heartbeat_interval, config.process_alive_threshold

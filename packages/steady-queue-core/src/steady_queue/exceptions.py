@@ -12,6 +12,21 @@ class SteadyQueueError(TaskException):
     """Base of every error Steady Queue raises or records on a task."""
 
 
+class TaskTimeout(SteadyQueueError, TimeoutError):
+    """An attempt took longer than the task's ``timeout``; recorded on the task, then retried if allowed."""
+
+    def __init__(self, task_path, timeout):
+        self.timeout = timeout
+        super().__init__(f"{task_path} took longer than its timeout of {timeout:g} s")
+
+
+class BackoffError(SteadyQueueError):
+    """A task's backoff callable raised, or returned what is not a duration: the task is not retried."""
+
+    def __init__(self, task_path, problem):
+        super().__init__(f"The backoff of {task_path} {problem}; the task is not retried.")
+
+
 class ProcessLostError(SteadyQueueError):
     """The process running a task stopped before it could record the outcome.
 

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -33,15 +34,24 @@ class Call:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SteadyQueueTask(Task):
-    """A django.tasks Task that also takes a delay (``using(run_after=timedelta(...))``).
+    """A django.tasks Task with a delay and the options of steady_queue.attempts.
 
-    The delay is kept as given and turned into a time at each enqueue, so a task configured once at
-    import time still runs that long after every enqueue, not after the import.
+    ``using(run_after=timedelta(...))`` sets a delay. It is kept as given and turned into a time at
+    each enqueue, so a task configured once at import time still runs that long after every
+    enqueue, not after the import. ``@task(max_attempts=3, timeout=30)`` sets the attempts and their
+    time limit (see steady_queue.attempts).
     """
 
     run_delay: timedelta | None = None
     # Set by @limits_concurrency (a steady_queue.concurrency.ConcurrencyLimit).
     concurrency: object = None
+    # Attempts and timeouts: see steady_queue.attempts. None: the STEADY_QUEUE default.
+    max_attempts: int | None = None
+    backoff: Callable | None = None
+    retry_on: tuple = (Exception,)
+    never_retry_on: tuple = ()
+    retry_lost: bool = False
+    timeout: float | timedelta | None = None
 
     def using(self, *, priority=None, queue_name=None, run_after=None, backend=None):
         changes = {

@@ -32,7 +32,13 @@ class Job(models.Model):
     concurrency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     concurrency_limit = models.PositiveSmallIntegerField(null=True, blank=True)
     concurrency_duration = models.DurationField(null=True, blank=True)
+    # Task options fixed at enqueue, so that a supervisor failing the tasks of a dead process can
+    # decide about retries without importing them.
+    max_attempts = models.PositiveSmallIntegerField(default=1, db_default=1)
+    retry_lost = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the task was cancelled before it ran; finished_at is set with it.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     # A history of attempts, for TaskResult: filled by the worker when an attempt ends.
     started_at = models.DateTimeField(null=True, blank=True)
     last_attempted_at = models.DateTimeField(null=True, blank=True)

@@ -122,8 +122,8 @@ def insert_jobs(connection, jobs, now):
     sql = f"""
         WITH j AS (
             INSERT INTO {JOB} (token, task_path, queue_name, priority, backend, arguments, scheduled_at,
-                               created_at, worker_ids, errors)
-            SELECT t.token, %s, %s, %s, %s, a, %s, %s, '[]'::jsonb, '[]'::jsonb
+                               created_at, max_attempts, retry_lost, worker_ids, errors)
+            SELECT t.token, %s, %s, %s, %s, a, %s, %s, %s, %s, '[]'::jsonb, '[]'::jsonb
             FROM unnest(%s::jsonb[], %s::bigint[]) WITH ORDINALITY AS t(a, token, n) ORDER BY n
             RETURNING id
         ), state AS ({state})
@@ -131,6 +131,7 @@ def insert_jobs(connection, jobs, now):
     """
     params = [
         first.task_path, first.queue_name, first.priority, first.backend, first.scheduled_at, now,
+        first.max_attempts, first.retry_lost,
         [Jsonb(job.arguments) for job in jobs],
         [job.token for job in jobs],
         first.queue_name, first.priority, now,

@@ -129,16 +129,16 @@ def insert_jobs(connection, jobs, now):
     with connection.cursor() as cursor:
         for start in range(0, len(jobs), INSERT_CHUNK):
             chunk = jobs[start : start + INSERT_CHUNK]
-            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, '[]', '[]')"] * len(chunk))
+            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '[]', '[]')"] * len(chunk))
             params = []
             for job in chunk:
                 params += [
                     job.token, job.task_path, job.queue_name, job.priority, job.backend, json.dumps(job.arguments),
-                    scheduled, created,
+                    scheduled, created, job.max_attempts, job.retry_lost,
                 ]
             cursor.execute(
                 f"INSERT INTO {JOB} (token, task_path, queue_name, priority, backend, arguments, scheduled_at, "
-                f"created_at, worker_ids, errors) VALUES {rows} RETURNING id",
+                f"created_at, max_attempts, retry_lost, worker_ids, errors) VALUES {rows} RETURNING id",
                 params,
             )
             ids = sorted(row[0] for row in cursor.fetchall())
