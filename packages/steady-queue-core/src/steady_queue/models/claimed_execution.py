@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connections, models
 from django.db.models import F
@@ -104,18 +104,46 @@ def finish(job, process_id, worker_name, started_at, return_value, *, preserve):
 
 
 @retry_on_lock
-def fail(job, process_id, worker_name, started_at, error):
-    """Record a failed attempt (``error``: class path, message, traceback); False if not ours."""
+def fail(job, process_id, worker_name, started_at, error, *, retry_at=None):
+    """Record a failed attempt (``error``: class path, message, traceback); False if not ours.
+
+    With ``retry_at``, the next attempt is scheduled for then in the same transaction: it survives
+    any crash from here on, and nothing else can schedule it a second time.
+    """
     now = timezone.now()
     with write_transaction():
         if not _release_claim(job.pk, process_id):
             return False
-        Job.objects.filter(pk=job.pk).update(
-            errors=[*job.errors, error], **_attempt_fields(job, worker_name, started_at, now)
-        )
-        FailedExecution.objects.create(job_id=job.pk, created_at=now)
         _release_slot(job, now)
+        if retry_at is None:
+            Job.objects.filter(pk=job.pk).update(
+                errors=[*job.errors, error], **_attempt_fields(job, worker_name, started_at, now)
+            )
+            FailedExecution.objects.create(job_id=job.pk, created_at=now)
+        else:
+            Job.objects.filter(pk=job.pk).update(
+                errors=[*job.errors, error],
+                scheduled_at=retry_at,
+                **_attempt_fields(job, worker_name, started_at, None),
+            )
+            schedule_attempt(job, retry_at, now)
     return True
+
+
+def schedule_attempt(job, run_at, now):
+    """Queue the job's next attempt for ``run_at``: scheduled, or admitted at once when it is due.
+
+    Between attempts a concurrency-limited job holds no slot: it queues for one again like a new job.
+    """
+    from .admission import admit
+    from .scheduled_execution import ScheduledExecution
+
+    if run_at > now:
+        ScheduledExecution.objects.create(
+            job_id=job.pk, queue_name=job.queue_name, priority=job.priority, scheduled_at=run_at, created_at=now
+        )
+    else:
+        admit([job], now)
 
 
 def _release_slot(job, now):
@@ -147,24 +175,41 @@ def release_claims(claims):
 
 @retry_on_lock
 def fail_claims(claims, error, *, release_slots):
-    """Mark claimed jobs failed with a ProcessLostError: their process was lost. Returns the job ids.
+    """Fail claimed jobs with a ProcessLostError (their process was lost), or retry those that allow it.
+
+    A job retries here only with ``retry_lost`` and attempts left, after the default backoff.
+    Returns the job ids.
 
     ``release_slots`` says whether the process is known to be gone. A process that was only
     declared dead (no heartbeat) may still be running the job, so its concurrency slots are left to
     expire rather than handed to the next job: a limit is never exceeded because of a prune.
     """
+    from steady_queue.attempts import default_backoff
+
     now = timezone.now()
     record = error.as_record()
     with write_transaction():
         rows = list(lock(claims).select_related("process", "job"))
+        ClaimedExecution.objects.filter(job_id__in=[c.job_id for c in rows]).delete()
+        failed = []
         for claim in rows:
             job = claim.job
             worker = claim.process.name if claim.process else "unknown"
-            Job.objects.filter(pk=job.pk).update(
-                errors=[*job.errors, record], **_attempt_fields(job, worker, claim.created_at, now)
-            )
             if release_slots:
                 _release_slot(job, now)
-        FailedExecution.objects.bulk_create([FailedExecution(job_id=c.job_id, created_at=now) for c in rows])
-        ClaimedExecution.objects.filter(job_id__in=[c.job_id for c in rows]).delete()
+            attempts = len(job.worker_ids) + 1
+            if job.retry_lost and attempts < job.max_attempts:
+                # The task may have run, or part of it: the task asked for at-least-once here.
+                retry_at = now + timedelta(seconds=default_backoff(attempts))
+                Job.objects.filter(pk=job.pk).update(
+                    errors=[*job.errors, record], scheduled_at=retry_at,
+                    **_attempt_fields(job, worker, claim.created_at, None),
+                )
+                schedule_attempt(job, retry_at, now)
+            else:
+                Job.objects.filter(pk=job.pk).update(
+                    errors=[*job.errors, record], **_attempt_fields(job, worker, claim.created_at, now)
+                )
+                failed.append(FailedExecution(job_id=job.pk, created_at=now))
+        FailedExecution.objects.bulk_create(failed)
     return [c.job_id for c in rows]

@@ -1,9 +1,15 @@
 """Running one claimed job: arguments, context, Django's signals, and the outcome recorded."""
 
+import asyncio
+import inspect
 import json
 import logging
+import sys
+import threading
 import traceback
+from datetime import timedelta
 
+from asgiref.sync import async_to_sync
 from django.db import DatabaseError
 from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.base import TaskError
@@ -12,7 +18,10 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 
 from steady_queue.arguments import deserialize
+from steady_queue.attempts import retry_delay, seconds
 from steady_queue.backend import SteadyQueueBackend
+from steady_queue.conf import get_config
+from steady_queue.exceptions import BackoffError, TaskTimeout
 from steady_queue.models.claimed_execution import Success, fail, finish
 from steady_queue.results import build_result, restore_task
 from steady_queue.retrying import UNTIL_RECORDED, close_thread_connections
@@ -38,48 +47,110 @@ def _printable(text):
 class Attempt:
     """One attempt at one job, by one worker process."""
 
-    def __init__(self, job, *, process_id, worker_name, preserve_finished_jobs, finisher=None):
+    def __init__(self, job, *, process_id, worker_name, preserve_finished_jobs, finisher=None, watchdog=None):
         self.job = job
         self.finisher = finisher
+        self.watchdog = watchdog
         self.process_id = process_id
         self.worker_name = worker_name
         self.preserve = preserve_finished_jobs
         self.started_at = timezone.now()
+        self.task = self.result = None
+        self.thread_id = threading.get_ident()
 
     def perform(self):
-        job, result = self.job, None
+        job = self.job
         try:
             # Everything, from importing the task on, happens inside the try: whatever goes
             # wrong ends as the task's recorded failure, never as a claim left behind.
-            task = restore_task(job)
-            result = self._running_result(task)
-            task_started.send(sender=SteadyQueueBackend, task_result=result)
+            self.task = restore_task(job)
+            self.result = self._running_result(self.task)
+            task_started.send(sender=SteadyQueueBackend, task_result=self.result)
             args, kwargs = deserialize(job.arguments.get("args", []), job.arguments.get("kwargs", {}))
-            if task.takes_context:
-                value = task.call(TaskContext(task_result=result), *args, **kwargs)
-            else:
-                value = task.call(*args, **kwargs)
-            return_value = self._as_json(value, job.task_path)
+            if self.task.takes_context:
+                args = (TaskContext(task_result=self.result), *args)
+            return_value = self._as_json(self._call(args, kwargs), job.task_path)
         except BaseException as error:
             # BaseException: a task calling sys.exit() fails like any other; the worker goes on.
-            record = error_record(error)
-            if self._record(fail, record) and result is not None:
-                object.__setattr__(result, "status", TaskResultStatus.FAILED)
-                object.__setattr__(result, "finished_at", timezone.now())
-                result.errors.append(
-                    TaskError(exception_class_path=record["exception_class_path"], traceback=record["traceback"])
-                )
-                # Sent inside the except block, so that Django's own receiver logs the failure with its
-                # traceback: the one log line of a failure, not repeated here.
-                task_finished.send(sender=SteadyQueueBackend, task_result=result)
-            else:
-                # No task_finished (no result could be built, or the claim was lost): say it here.
-                logger.error("Task %s (job %s) failed", job.task_path, job.pk, exc_info=True)
+            if not self._timed_out():
+                self.record_failure(error)
         else:
-            if self.finisher is None:
-                self.record_success(return_value, result)
+            if self._timed_out():
+                logger.info("Job %s returned after its timeout: its outcome is not recorded", job.pk)
+            elif self.finisher is None:
+                self.record_success(return_value, self.result)
             else:
-                self.finisher.submit(self, Success(job, self.started_at, timezone.now(), return_value), result)
+                self.finisher.submit(self, Success(job, self.started_at, timezone.now(), return_value), self.result)
+
+    def _call(self, args, kwargs):
+        task = self.task
+        timeout = seconds(task.timeout, "timeout") or seconds(get_config().timeout, "timeout")
+        if timeout is None:
+            return task.call(*args, **kwargs)
+        if inspect.iscoroutinefunction(task.func):
+            # An async task is cancelled in its event loop at the deadline.
+            async def within_timeout():
+                try:
+                    return await asyncio.wait_for(task.func(*args, **kwargs), timeout)
+                except TimeoutError:
+                    raise TaskTimeout(task.module_path, timeout) from None
+
+            return async_to_sync(within_timeout)()
+        if self.watchdog is None:
+            logger.warning("%s has a timeout but runs without a watchdog here: not enforced", task.module_path)
+            return task.call(*args, **kwargs)
+        self.timeout = timeout
+        self.watchdog.watch(self, timeout)
+        try:
+            return task.call(*args, **kwargs)
+        finally:
+            self._still_watched = self.watchdog.unwatch(self)
+
+    def _timed_out(self):
+        return getattr(self, "_still_watched", True) is False
+
+    def time_out(self):
+        """Called by the watchdog at the deadline, in its thread: record the timeout for the stuck thread."""
+        error = TaskTimeout(self.task.module_path, self.timeout)
+        frame = sys._current_frames().get(self.thread_id)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
+        record = error_record(error)
+        record["traceback"] = _printable(f"Where the task was at its deadline:\n{stack}{record['traceback']}")
+        self.record_failure(error, record)
+
+    def record_failure(self, error, record=None):
+        """Record a failed attempt: the next one scheduled if the task may retry, else the task fails."""
+        record = record or error_record(error)
+        retry_at = None
+        if self.task is not None and self.result is not None:
+            try:
+                delay = retry_delay(self.task, error, self.result, self.job.max_attempts)
+            except BackoffError as backoff_error:
+                record, delay = error_record(backoff_error), None
+            if delay is not None:
+                retry_at = timezone.now() + timedelta(seconds=delay)
+        if not self._record(fail, record, retry_at=retry_at):
+            return
+        if self.result is None:
+            # No task_finished (no result could be built): say it here.
+            logger.error("Task %s (job %s) failed: %s", self.job.task_path, self.job.pk, record["traceback"])
+            return
+        self.result.errors.append(
+            TaskError(exception_class_path=record["exception_class_path"], traceback=record["traceback"])
+        )
+        if retry_at is not None:
+            # Not finished: task_finished is sent once, when the task ends for good.
+            logger.warning(
+                "Task id=%s path=%s attempt %d of %d failed, next attempt at %s:\n%s",
+                self.result.id, self.job.task_path, self.result.attempts, self.job.max_attempts,
+                retry_at.isoformat(timespec="seconds"), record["traceback"],
+            )
+            return
+        object.__setattr__(self.result, "status", TaskResultStatus.FAILED)
+        object.__setattr__(self.result, "finished_at", timezone.now())
+        # Sent inside the except block (when the task raised), so that Django's own receiver logs
+        # the failure with its traceback: the one log line of a failure, not repeated here.
+        task_finished.send(sender=SteadyQueueBackend, task_result=self.result)
 
     def record_success(self, return_value, result):
         """Record this success on its own (the finisher records many at once)."""

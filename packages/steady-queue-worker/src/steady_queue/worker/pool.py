@@ -22,6 +22,7 @@ class Pool:
         self._outstanding = 0  # running plus waiting in line
         self._lock = threading.Lock()
         self._all_done = threading.Condition(self._lock)
+        self._abandoned = set()
         # Daemon threads: a process that gave up waiting for a task must still be able to exit.
         self._threads = [
             threading.Thread(target=self._work, name=f"steady-queue-pool-{i}", daemon=True) for i in range(size)
@@ -62,6 +63,17 @@ class Pool:
             self._all_done.notify_all()
         return waiting
 
+    def abandon(self, thread_id):
+        """Stop counting a thread whose task ran past its timeout: it can be waited for no longer.
+
+        Python cannot stop a thread from outside, so the thread stays busy until the process exits;
+        it takes no new job if its task ever returns.
+        """
+        with self._lock:
+            self._abandoned.add(thread_id)
+            self._outstanding -= 1
+            self._all_done.notify_all()
+
     def wait_until_idle(self, timeout):
         """Wait for submitted jobs to end, at most ``timeout`` seconds; True if all did."""
         with self._all_done:
@@ -78,10 +90,13 @@ class Pool:
             except BaseException:
                 # Nothing may end a pool thread: the pool would go on counting it as idle.
                 logger.exception("Unexpected error in a worker thread")
-            finally:
-                with self._lock:
+            with self._lock:
+                abandoned = threading.get_ident() in self._abandoned
+                if not abandoned:
                     self._outstanding -= 1
-                    refill = self._outstanding <= self.size
-                    self._all_done.notify_all()
-                if refill:
-                    self._on_idle()
+                refill = self._outstanding <= self.size
+                self._all_done.notify_all()
+            if abandoned:
+                return
+            if refill:
+                self._on_idle()

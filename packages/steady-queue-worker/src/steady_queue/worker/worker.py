@@ -15,6 +15,7 @@ from .finishing import Finisher
 from .notify import CHANNEL_READY, watcher_for
 from .poller import Poller
 from .pool import Pool
+from .watchdog import Watchdog
 
 logger = logging.getLogger("steady_queue.worker")
 
@@ -44,6 +45,7 @@ class Worker(Poller):
         self.finisher = Finisher(self.process.pk, self.name, self.config.preserve_finished_jobs)
         self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up, prefetch=self.prefetch)
         self.watcher = watcher_for(queue_database(), CHANNEL_READY, self.wake_up, self.stopping)
+        self.watchdog = Watchdog(self._retire)
 
     def poll(self):
         if not self.pool.wants_more:
@@ -88,10 +90,22 @@ class Worker(Poller):
                 self.name,
                 timeout,
             )
+        self.watchdog.stop()
         # Outcomes of tasks that returned must be recorded before any claim is given back.
         self.finisher.stop()
         self.pool.stop()
         return all_done
+
+    def _retire(self, attempt):
+        """A task ran past its timeout and holds a thread for good: hand over to a new worker process."""
+        self.pool.abandon(attempt.thread_id)
+        if not self.stopping.is_set():
+            logger.warning(
+                "Worker %s: job %s ran past its timeout; the worker stops claiming, lets its other tasks "
+                "finish and exits, and its supervisor starts a new one",
+                self.name, attempt.job.pk,
+            )
+            self.stop()
 
     def _perform(self, job):
         try:
@@ -101,6 +115,7 @@ class Worker(Poller):
                 worker_name=self.name,
                 preserve_finished_jobs=self.config.preserve_finished_jobs,
                 finisher=self.finisher,
+                watchdog=self.watchdog,
             ).perform()
         finally:
             # A task may leave its connection broken; the next one starts on a fresh one.
