@@ -5,6 +5,7 @@ import time
 
 from django.tasks import task
 
+from steady_queue.concurrency import limits_concurrency
 from tests.testapp.tasks import _record_start
 
 
@@ -70,3 +71,10 @@ def outlives_its_worker(context, label, seconds):
     if context.attempt == 1:
         time.sleep(seconds)
     return context.attempt
+
+
+@limits_concurrency(key="the-one-key", to=1)
+@task(max_attempts=2, backoff=quick_backoff)
+def limited_flaky(label):
+    _record_start(label)
+    raise ConnectionError(f"{label} failed")

@@ -41,11 +41,13 @@ def pretty_json(value):
 
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
-    list_display = ["id", "task_path", "queue_name", "priority", "status", "created_at", "finished_at"]
+    list_display = ["id", "task_path", "queue_name", "priority", "status", "attempts", "created_at", "finished_at"]
     list_filter = ["queue_name", "backend"]
     search_fields = ["task_path", "concurrency_key"]
     date_hierarchy = "created_at"
-    readonly_fields = ["result_id", "status", "arguments_pretty", "errors_pretty", "return_value_pretty"]
+    readonly_fields = [
+        "result_id", "status", "attempts", "next_attempt", "arguments_pretty", "errors_pretty", "return_value_pretty"
+    ]
     exclude = ["arguments", "errors", "return_value"]
     list_select_related = ["claimedexecution", "failedexecution"]
 
@@ -66,6 +68,17 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.display(description="status")
     def status(self, job):
         return job_status(job).label
+
+    @admin.display(description="attempts")
+    def attempts(self, job):
+        return f"{len(job.worker_ids)} of {job.max_attempts}"
+
+    @admin.display(description="next attempt")
+    def next_attempt(self, job):
+        # A task between attempts waits, scheduled, for this time.
+        if job.finished_at is None and job.worker_ids and job.scheduled_at:
+            return job.scheduled_at
+        return "-"
 
     @admin.display(description="arguments")
     def arguments_pretty(self, job):
