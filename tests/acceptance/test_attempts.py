@@ -132,3 +132,28 @@ def test_a_task_that_allows_it_is_retried_after_its_worker_is_killed(start_super
     assert [run.label for run in runs("lost:")] == ["lost:1", "lost:2"]
     supervisor.send(signal.SIGTERM)
     assert supervisor.wait() == 0
+
+
+def test_a_hundred_tasks_that_never_return_fail_at_their_deadline_while_other_work_goes_on(start_supervisor):
+    from tests.testapp import tasks
+
+    hung = [attempt_tasks.never_returns.enqueue(f"never-{n}") for n in range(100)]
+    quick = tasks.add.enqueue_many([(n, n) for n in range(200)])
+    workers = [
+        {"queues": ["low"], "threads": 10, "processes": 2, "polling_interval": 0.05},
+        {"queues": ["default"], "threads": 3, "polling_interval": 0.05},
+    ]
+    supervisor = start_supervisor({"workers": workers, "shutdown_timeout": 2})
+    wait_for(finished(*hung), timeout=120, message="every hung task to time out")
+    results = [result_of(enqueued) for enqueued in hung]
+    assert all(r.status == TaskResultStatus.FAILED and r.errors[0].exception_class is TaskTimeout for r in results)
+    # Each failure was recorded at its deadline (2 s), not when some later event noticed it.
+    assert max(r.finished_at - r.last_attempted_at for r in results) < timedelta(seconds=2.5)
+    # The other worker was never held up: its tasks were done before the last timeout.
+    done = [result_of(enqueued) for enqueued in quick]
+    assert all(r.status == TaskResultStatus.SUCCESSFUL for r in done)
+    assert max(r.finished_at for r in done) < max(r.finished_at for r in results)
+    assert supervisor.output.count("ran past its timeout") >= 5  # retired workers, each replaced
+    assert supervisor.output.count("Replacing worker") >= 5
+    supervisor.send(signal.SIGTERM)
+    assert supervisor.wait(timeout=2 + 5 + 5) == 0  # shutdown_timeout, the supervisor's grace, slack

@@ -78,3 +78,9 @@ def outlives_its_worker(context, label, seconds):
 def limited_flaky(label):
     _record_start(label)
     raise ConnectionError(f"{label} failed")
+
+
+@task(timeout=2, queue_name="low")
+def never_returns(label):
+    _record_start(label)
+    time.sleep(3600)
