@@ -115,6 +115,28 @@ def account(results):
     return figures
 
 
+def account_retries(results):
+    """Tasks with retries: no more attempts than allowed, no attempt run twice, none lost."""
+    from django.tasks import default_task_backend
+    from django.tasks.exceptions import TaskResultDoesNotExist
+
+    from tests.testapp.models import TaskRun
+
+    figures = Counter()
+    for result in results:
+        try:
+            outcome = default_task_backend.get_result(result.id)
+        except TaskResultDoesNotExist:
+            figures["retrying: missing"] += 1
+            continue
+        figures[f"retrying: {outcome.status.lower()}"] += 1
+        figures["retrying: more attempts than allowed"] += outcome.attempts > 3
+        figures["retrying: retried"] += len(outcome.errors) > 0 and outcome.status == "SUCCESSFUL"
+    started = Counter(TaskRun.objects.filter(label__contains="#").values_list("label", flat=True))
+    figures["retrying: an attempt run twice"] = sum(1 for n in started.values() if n > 1)
+    return figures
+
+
 def max_overlap_per_key():
     from django.utils import timezone
 
@@ -151,7 +173,10 @@ def scenario_kills(log_dir, quick):
     rng = random.Random(7)
     plain = [(f"t{i}", round(rng.uniform(0, 0.05), 3), rng.random() < 0.05) for i in range(int(n * 0.85))]
     limited = [(f"k{i % 5}", f"l{i}", 0.01) for i in range(n - len(plain))]
+    # And a tenth more with retries: each fails its first 0 to 3 attempts (of 3).
+    retrying = [(f"r{i}", rng.randint(0, 3), round(rng.uniform(0, 0.05), 3)) for i in range(n // 10)]
     results = tasks.chaos_work.enqueue_many(plain) + tasks.chaos_limited.enqueue_many(limited)
+    retried = tasks.chaos_retrying.enqueue_many(retrying)
     supervisors = [Supervisor(log_dir), Supervisor(log_dir)]
     kills = Counter()
     deadline = time.monotonic() + chaos_seconds
@@ -175,6 +200,7 @@ def scenario_kills(log_dir, quick):
     for supervisor in supervisors:
         supervisor.stop()
     figures = account(results)
+    figures.update(account_retries(retried))
     figures["workers killed"], figures["supervisors killed"] = kills["worker"], kills["supervisor"]
     figures["drained"] = drained
     figures["max overlap, limit 1"] = max_overlap_per_key()
@@ -316,7 +342,8 @@ def scenario_bad_input(log_dir, quick):
 SCENARIOS = [
     ("1+4. kills under load", scenario_kills, {"sqlite", "postgresql"},
      {"missing": 0, "still RUNNING": 0, "still READY": 0, "finished more than once": 0, "max overlap, limit 1": 1,
-      "drained": True}),
+      "drained": True, "retrying: missing": 0, "retrying: ready": 0, "retrying: running": 0,
+      "retrying: more attempts than allowed": 0, "retrying: an attempt run twice": 0}),
     ("2. database outage", scenario_database_outage, {"postgresql"},
      {"missing": 0, "still RUNNING": 0, "drained": True, "supervisor still running": True}),
     ("3. SQLite contention", scenario_sqlite_contention, {"sqlite"},

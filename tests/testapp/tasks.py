@@ -157,6 +157,19 @@ def chaos_work(label, seconds=0.0, fail=False):
     return label
 
 
+def _chaos_backoff(error, task_result):
+    return 0.2
+
+
+@task(takes_context=True, max_attempts=3, backoff=_chaos_backoff)
+def chaos_retrying(context, label, failures, seconds=0.0):
+    """Fails its first ``failures`` attempts; each attempt is recorded as its own run, label#attempt."""
+    record.func(f"{label}#{context.attempt}", seconds)
+    if context.attempt <= failures:
+        raise ConnectionError(f"{label} attempt {context.attempt} fails on purpose")
+    return context.attempt
+
+
 @limits_concurrency(key=lambda key, label, seconds=0.0: key, to=1, duration=120)
 @task()
 def chaos_limited(key, label, seconds=0.0):
