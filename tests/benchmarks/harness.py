@@ -185,6 +185,10 @@ def scenario_drain_limited(args):
     return drain(args, "limited_noop")
 
 
+def scenario_drain_guarded(args):
+    return drain(args, "guarded_noop")
+
+
 def scenario_sleep(args):
     return drain(args, "sleep_50ms")
 

@@ -36,3 +36,8 @@ if limits_concurrency is not None:
     def limited_noop(n):
         """A no-op under a limit of 1 per key, over 500 keys: the limit itself never makes it wait."""
         return None
+
+    @task(max_attempts=3, timeout=30)
+    def guarded_noop(n):
+        """A no-op with retries and a timeout configured: what succeeding tasks pay for them."""
+        return None
