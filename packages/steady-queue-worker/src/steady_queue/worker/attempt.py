@@ -129,11 +129,9 @@ class Attempt:
                 record, delay = error_record(backoff_error), None
             if delay is not None:
                 retry_at = timezone.now() + timedelta(seconds=delay)
-        if not self._record(fail, record, retry_at=retry_at):
-            return
-        if self.result is None:
-            # No task_finished (no result could be built): say it here.
-            logger.error("Task %s (job %s) failed: %s", self.job.task_path, self.job.pk, record["traceback"])
+        if not self._record(fail, record, retry_at=retry_at) or self.result is None:
+            # No task_finished (the claim was lost, or no result could be built): say it here.
+            logger.error("Task %s (job %s) failed", self.job.task_path, self.job.pk, exc_info=error)
             return
         self.result.errors.append(
             TaskError(exception_class_path=record["exception_class_path"], traceback=record["traceback"])
