@@ -3,8 +3,10 @@
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Exists, F, OuterRef
 from django.utils.html import format_html
 
+from steady_queue.cancellation import cancel_many, is_cancelled
 from steady_queue.models import (
     BlockedExecution,
     ClaimedExecution,
@@ -39,10 +41,45 @@ def pretty_json(value):
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
+@admin.action(description="Cancel the selected tasks", permissions=["cancel"])
+def cancel_selected(modeladmin, request, queryset):
+    count = cancel_many(queryset=queryset, by=f"admin user {request.user.get_username()}")
+    modeladmin.message_user(
+        request,
+        f"{count} task(s) cancelled. Tasks already running, finished or cancelled were left as they were.",
+        messages.SUCCESS,
+    )
+
+
+class CancelAction:
+    """The "Cancel the selected tasks" action, for whoever may change jobs."""
+
+    actions = [cancel_selected]
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("steady_queue.change_job")
+
+
+class CancelledFilter(admin.SimpleListFilter):
+    title = "cancelled"
+    parameter_name = "cancelled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Cancelled"), ("requested", "Running, cancel requested")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(cancelled_at__isnull=False, finished_at=F("cancelled_at"))
+        if self.value() == "requested":
+            running = Exists(ClaimedExecution.objects.filter(job_id=OuterRef("pk")))
+            return queryset.filter(running, cancelled_at__isnull=False)
+        return queryset
+
+
 @admin.register(Job)
-class JobAdmin(ReadOnlyAdmin):
+class JobAdmin(CancelAction, ReadOnlyAdmin):
     list_display = ["id", "task_path", "queue_name", "priority", "status", "attempts", "created_at", "finished_at"]
-    list_filter = ["queue_name", "backend"]
+    list_filter = ["queue_name", "backend", CancelledFilter]
     search_fields = ["task_path", "concurrency_key"]
     date_hierarchy = "created_at"
     readonly_fields = [
@@ -67,7 +104,12 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="status")
     def status(self, job):
-        return job_status(job).label
+        if is_cancelled(job):
+            return "Cancelled"
+        label = job_status(job).label
+        if job.cancelled_at is not None and getattr(job, "claimedexecution", None) is not None:
+            return f"{label} (cancel requested)"
+        return label
 
     @admin.display(description="attempts")
     def attempts(self, job):
@@ -103,19 +145,19 @@ class ExecutionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReadyExecution)
-class ReadyExecutionAdmin(ExecutionAdmin):
+class ReadyExecutionAdmin(CancelAction, ExecutionAdmin):
     list_display = ["job_id", "task", "queue_name", "priority", "created_at"]
     list_filter = ["queue_name"]
 
 
 @admin.register(ScheduledExecution)
-class ScheduledExecutionAdmin(ExecutionAdmin):
+class ScheduledExecutionAdmin(CancelAction, ExecutionAdmin):
     list_display = ["job_id", "task", "queue_name", "priority", "scheduled_at"]
     list_filter = ["queue_name"]
 
 
 @admin.register(BlockedExecution)
-class BlockedExecutionAdmin(ExecutionAdmin):
+class BlockedExecutionAdmin(CancelAction, ExecutionAdmin):
     list_display = ["job_id", "task", "concurrency_key", "queue_name", "priority", "expires_at"]
     search_fields = ["job__task_path", "concurrency_key"]
 

@@ -61,3 +61,24 @@ class ProcessMissingError(ProcessLostError):
 
     def __init__(self):
         super().__init__("the process that claimed this task no longer exists")
+
+
+class TaskCancelled(SteadyQueueError):
+    """The task was cancelled while it waited (``steady_queue.cancellation.cancel``); it will not run.
+
+    Recorded on the task (its class path and message) as its last error, never raised by Steady Queue.
+    """
+
+    WAITING = {
+        "ready": "waited for a worker",
+        "scheduled": "waited for its run_after time",
+        "blocked": "waited for a concurrency slot",
+    }
+
+    def __init__(self, waiting, when, by=None):
+        self.waiting, self.when, self.by = waiting, when, by
+        who = f" by {by}" if by else ""
+        super().__init__(f"Cancelled{who} at {when:%Y-%m-%d %H:%M:%S %Z} while it {self.WAITING[waiting]}")
+
+    # The same entry in the job's errors history as a lost process's.
+    as_record = ProcessLostError.as_record

@@ -4,6 +4,7 @@ from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
 
+from steady_queue.cancellation import is_cancelled
 from steady_queue.models import Job
 from steady_queue.models.job import parse_result_id, result_id
 from steady_queue.task import SteadyQueueTask
@@ -64,7 +65,8 @@ def job_status(job):
     if getattr(job, "failedexecution", None) is not None:
         return TaskResultStatus.FAILED
     if job.finished_at is not None:
-        return TaskResultStatus.SUCCESSFUL
+        # Cancelled while it waited: Django has no such status, and the task did not succeed.
+        return TaskResultStatus.FAILED if is_cancelled(job) else TaskResultStatus.SUCCESSFUL
     # Ready, scheduled or blocked: Django has one word for all three.
     return TaskResultStatus.READY
 

@@ -37,7 +37,8 @@ def retry(job_ids=None, *, batch_size=500):
         with write_transaction():
             ids = list(lock(_failed(job_ids).filter(job_id__gt=after)).values_list("job_id", flat=True)[:batch_size])
             FailedExecution.objects.filter(job_id__in=ids).delete()
-            Job.objects.filter(pk__in=ids).update(finished_at=None)
+            # A cancel requested while it last ran is not a request to stop the new attempt.
+            Job.objects.filter(pk__in=ids).update(finished_at=None, cancelled_at=None)
             # A retried job queues for its concurrency slot again, like a new one.
             admit(list(Job.objects.filter(pk__in=ids).only(*JOB_FIELDS)), now)
         return ids
