@@ -61,3 +61,16 @@ def test_the_admin_shows_attempts_and_the_next_one(admin_client, run_tasks):
     assert b"ConnectionError: attempt 1 of admin failed" in page.content
     listing = admin_client.get(reverse("admin:steady_queue_job_changelist"))
     assert b"1 of 3" in listing.content
+
+
+def test_a_task_asked_to_stop_is_not_retried(run_tasks):
+    from steady_queue.cancellation import cancel
+
+    enqueued = attempt_tasks.flaky.enqueue("asked", 1)
+
+    def cancel_while_it_runs(jobs):
+        assert cancel(enqueued.id) is False  # running: only a request
+
+    run_tasks(after_claim=cancel_while_it_runs)
+    assert not ScheduledExecution.objects.exists()
+    assert default_task_backend.get_result(enqueued.id).status == TaskResultStatus.FAILED

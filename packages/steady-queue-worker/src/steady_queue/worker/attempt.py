@@ -20,6 +20,7 @@ from django.utils.json import normalize_json
 from steady_queue.arguments import deserialize
 from steady_queue.attempts import retry_delay, seconds
 from steady_queue.backend import SteadyQueueBackend
+from steady_queue.cancellation import cancel_requested
 from steady_queue.conf import get_config
 from steady_queue.exceptions import BackoffError, TaskTimeout
 from steady_queue.models.claimed_execution import Success, fail, finish
@@ -127,7 +128,8 @@ class Attempt:
                 delay = retry_delay(self.task, error, self.result, self.job.max_attempts)
             except BackoffError as backoff_error:
                 record, delay = error_record(backoff_error), None
-            if delay is not None:
+            # A task asked to stop while it ran (cancel()) is not given another attempt.
+            if delay is not None and not cancel_requested(self.result):
                 retry_at = timezone.now() + timedelta(seconds=delay)
         if not self._record(fail, record, retry_at=retry_at) or self.result is None:
             # No task_finished (the claim was lost, or no result could be built): say it here.
