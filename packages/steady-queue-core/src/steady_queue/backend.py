@@ -12,6 +12,7 @@ from steady_queue.enqueueing import insert_jobs
 from steady_queue.models import Job
 from steady_queue.results import build_result, fetch_result
 from steady_queue.task import Call, SteadyQueueTask
+from steady_queue.uniqueness import insert_unique_jobs
 
 
 class SteadyQueueBackend(BaseTaskBackend):
@@ -51,6 +52,19 @@ class SteadyQueueBackend(BaseTaskBackend):
 
     def enqueue_many(self, task, calls):
         """Enqueue several calls of one task at once; see SteadyQueueTask.enqueue_many()."""
+        return self._enqueue(task, calls)[0]
+
+    def enqueue_or_find(self, task, calls):
+        """enqueue_many(), each result paired with whether this call enqueued it.
+
+        False for a call of a ``@unique`` task whose key another task holds (or an earlier call of
+        the batch took): nothing was enqueued for it, and its result is the holder's.
+        """
+        results, enqueued = self._enqueue(task, calls)
+        return list(zip(results, enqueued or [True] * len(results), strict=True))
+
+    def _enqueue(self, task, calls):
+        """The results of the calls, and whether each was enqueued (None: all were)."""
         self.validate_task(task)
         now = timezone.now()
         scheduled_at = task.run_after
@@ -61,6 +75,7 @@ class SteadyQueueBackend(BaseTaskBackend):
         duration = limit.effective_duration() if limit else None
         max_attempts = getattr(task, "max_attempts", None) or get_config().max_attempts
         retry_lost = getattr(task, "retry_lost", False)
+        uniqueness = getattr(task, "uniqueness", None)
         # Every argument and key is worked out before the first row is written: bad input writes nothing.
         jobs = []
         for call in calls:
@@ -80,17 +95,42 @@ class SteadyQueueBackend(BaseTaskBackend):
                     concurrency_duration=duration,
                     max_attempts=max_attempts,
                     retry_lost=retry_lost,
+                    unique_key=uniqueness.key_for(task, call.args, call.kwargs) if uniqueness else None,
                 )
             )
         if not jobs:
-            return []
+            return [], None
+        if uniqueness is not None:
+            return self._enqueue_unique(task, jobs, now, scheduled_at if run_delay is not None else None)
         insert_jobs(jobs, now)
         if run_delay is not None:
             task = self.task_class.using(task, run_after=scheduled_at)
         results = [build_result(task, job) for job in jobs]
         for result in results:
             task_enqueued.send(type(self), task_result=result)
-        return results
+        return results, None
+
+    def _enqueue_unique(self, task, jobs, now, run_after):
+        """_enqueue() of a @unique task: calls whose key is held get the holder's result."""
+        entries = insert_unique_jobs(task, jobs, now)
+        if run_after is not None:
+            task = self.task_class.using(task, run_after=run_after)
+        built, results, enqueued = {}, [], []
+        for entry in entries:
+            if isinstance(entry, Job):
+                # The first call of a key the batch enqueued; later calls of the key share its result.
+                new = id(entry) not in built
+                if new:
+                    built[id(entry)] = build_result(task, entry)
+                results.append(built[id(entry)])
+                enqueued.append(new)
+            else:
+                results.append(entry)
+                enqueued.append(False)
+        for result, new in zip(results, enqueued, strict=True):
+            if new:
+                task_enqueued.send(type(self), task_result=result)
+        return results, enqueued
 
     def get_result(self, result_id):
         result = fetch_result(result_id)

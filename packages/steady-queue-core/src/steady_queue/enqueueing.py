@@ -17,7 +17,8 @@ def insert_jobs(jobs, now):
     from steady_queue.sql import for_connection
 
     vendor_sql = for_connection(using)
-    if vendor_sql is not None and not any(job.concurrency_key for job in jobs):
+    # Unique tasks take the ORM path too: the fast paths do not write the jobs' unique_key.
+    if vendor_sql is not None and not any(job.concurrency_key or job.unique_key for job in jobs):
         connection = connections[using]
         if vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
             # One statement: a transaction of its own, or part of the caller's.

@@ -45,6 +45,8 @@ class SteadyQueueTask(Task):
     run_delay: timedelta | None = None
     # Set by @limits_concurrency (a steady_queue.concurrency.ConcurrencyLimit).
     concurrency: object = None
+    # Set by @unique (a steady_queue.uniqueness.Uniqueness).
+    uniqueness: object = None
     # Attempts and timeouts: see steady_queue.attempts. None: the STEADY_QUEUE default.
     max_attempts: int | None = None
     backoff: Callable | None = None

@@ -11,6 +11,7 @@ from steady_queue.db import lock, queue_database, retry_on_lock, write_transacti
 from .execution import Execution
 from .failed_execution import FailedExecution
 from .job import Job
+from .unique_key import release_unique_keys
 
 
 class ClaimedExecution(Execution):
@@ -64,13 +65,16 @@ def finish_many(successes, process_id, worker_name, *, preserve):
                     recorded.add(s.job_id)
         return recorded
     limited = [s for s in successes if s.job.concurrency_key]
-    if not limited and vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
+    unique = [s.job for s in successes if s.job.unique_key]
+    if not limited and not unique and vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
         return vendor_sql.finish(connections[using], process_id, worker_name, successes, preserve)
     with write_transaction(using):
         recorded = vendor_sql.finish(connections[using], process_id, worker_name, successes, preserve)
         # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
         now = timezone.now()
+        # So are the keys of @unique tasks held until they finish (see steady_queue.uniqueness).
+        release_unique_keys([job for job in unique if job.pk in recorded], now)
         for s in limited:
             if s.job_id in recorded:
                 _release_slot(s.job, now)
@@ -93,6 +97,7 @@ def finish(job, process_id, worker_name, started_at, return_value, *, preserve):
     with write_transaction():
         if not _release_claim(job.pk, process_id):
             return False
+        release_unique_keys([job], now)
         _release_slot(job, now)
         if preserve:
             Job.objects.filter(pk=job.pk).update(

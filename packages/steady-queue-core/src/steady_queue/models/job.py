@@ -32,6 +32,8 @@ class Job(models.Model):
     concurrency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     concurrency_limit = models.PositiveSmallIntegerField(null=True, blank=True)
     concurrency_duration = models.DurationField(null=True, blank=True)
+    # From @unique: the key this job claimed at enqueue (steady_queue_unique_key), NULL for other tasks.
+    unique_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # Task options fixed at enqueue, so that a supervisor failing the tasks of a dead process can
     # decide about retries without importing them.
     max_attempts = models.PositiveSmallIntegerField(default=1, db_default=1)

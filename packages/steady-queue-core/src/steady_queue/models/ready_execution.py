@@ -9,6 +9,7 @@ from .claimed_execution import ClaimedExecution
 from .execution import QueuedExecution
 from .job import Job
 from .pause import Pause
+from .unique_key import release_started
 
 
 class ReadyExecution(QueuedExecution):
@@ -43,7 +44,7 @@ def claim(queue_patterns, limit, process_id, paused=None):
     using = queue_database()
     vendor_sql = for_connection(using)
     if vendor_sql is None:
-        return claim_portable(queue_patterns, limit, process_id)
+        return release_started(claim_portable(queue_patterns, limit, process_id))
     if paused is None:
         paused = paused_queue_names()
     jobs = []
@@ -52,7 +53,8 @@ def claim(queue_patterns, limit, process_id, paused=None):
             break
         # Each pattern's claim commits on its own: nothing spans the patterns but their order.
         jobs += vendor_sql.claim(using, pattern, limit - len(jobs), process_id, paused)
-    return jobs
+    # Unique tasks held until they start give their keys up now (one statement; none without them).
+    return release_started(jobs)
 
 
 def paused_queue_names():

@@ -11,6 +11,7 @@ from steady_queue.models import RecurringExecution, RecurringTask
 from steady_queue.models.job import job_pk
 from steady_queue.recurring_task import recurring_tasks
 from steady_queue.retrying import close_thread_connections
+from steady_queue.uniqueness import enqueue_or_find
 from steady_queue.worker.poller import Poller
 
 from .schedule import Schedule
@@ -73,8 +74,15 @@ class Scheduler(Poller):
                     return True
                 args, kwargs = deserialize(spec.args, spec.kwargs)
                 # run_after records the tick's time on the job; it is due, so the job is ready at once.
-                result = spec.task().using(run_after=run_at).enqueue(*args, **kwargs)
-                RecurringExecution.objects.filter(pk=execution.pk).update(job_id=job_pk(result.id))
+                result, enqueued = enqueue_or_find(spec.task().using(run_after=run_at), args, kwargs)
+                if enqueued:
+                    RecurringExecution.objects.filter(pk=execution.pk).update(job_id=job_pk(result.id))
+                else:
+                    # A @unique task whose previous run still holds its key: this tick is done, with no job.
+                    logger.info(
+                        "Skipped recurring task %s at %s: task %s still holds its unique key",
+                        spec.key, run_at, result.id,
+                    )
                 RecurringTask.objects.filter(key=spec.key).update(last_run_at=run_at)
         except DatabaseError as error:
             logger.warning("Could not enqueue recurring task %s: %s", spec.key, error)

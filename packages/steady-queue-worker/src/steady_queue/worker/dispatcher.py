@@ -9,6 +9,7 @@ from steady_queue.db import queue_database
 from steady_queue.models.admission import maintain_concurrency
 from steady_queue.models.job import clear_finished
 from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
+from steady_queue.models.unique_key import purge as purge_unique_keys
 
 from .notify import CHANNEL_SCHEDULED, watcher_for
 from .poller import Poller
@@ -27,7 +28,7 @@ class Dispatcher(Poller):
         self.polling_interval = dispatcher_config.polling_interval.total_seconds()
         self.concurrency_maintenance = dispatcher_config.concurrency_maintenance
         self.maintenance_interval = dispatcher_config.concurrency_maintenance_interval.total_seconds()
-        self._next_clearing = self._next_maintenance = time.monotonic()
+        self._next_clearing = self._next_maintenance = self._next_key_purge = time.monotonic()
 
     @property
     def metadata(self):
@@ -51,6 +52,7 @@ class Dispatcher(Poller):
             moved = dispatch_due(self.batch_size)
         self._maintain_concurrency()
         self._clear_finished_jobs()
+        self._purge_unique_keys()
         if moved >= self.batch_size:
             return 0  # a full batch means more may be due: go again at once
         if moved:
@@ -76,6 +78,15 @@ class Dispatcher(Poller):
             logger.info(
                 "Concurrency maintenance: %d expired key(s) reset, %d blocked task(s) released", expired, released
             )
+
+    def _purge_unique_keys(self):
+        # Keys of @unique tasks whose window has passed, or whose task ended without releasing them.
+        if time.monotonic() < self._next_key_purge:
+            return
+        self._next_key_purge = time.monotonic() + CLEAR_FINISHED_EVERY
+        purged = purge_unique_keys(timezone.now(), batch_size=self.batch_size)
+        if purged:
+            logger.info("Released %d unique key(s) whose tasks no longer hold them", purged)
 
     def _clear_finished_jobs(self):
         # Finished jobs are cleared by the runtime itself, not by a cron job the user must remember.
