@@ -378,3 +378,16 @@ def test_result_ids_of_duplicates_name_the_holder_row():
     first = ut.refresh.enqueue(1)
     job = Job.objects.get()
     assert result_id(job) == first.id == ut.refresh.enqueue(1).id
+
+
+def test_the_end_for_good_releases_the_key_in_its_own_transaction(run_tasks):
+    from steady_queue.cancellation import cancel
+    from steady_queue.models.unique_key import UniqueKey
+
+    failed = ut.always_fails.enqueue(2)
+    run_tasks()
+    assert status(failed) == TaskResultStatus.FAILED
+    cancelled = ut.rebuild.using(run_after=timedelta(hours=1)).enqueue(3)
+    assert cancel(cancelled.id) is True
+    # Released when the end was recorded, not only when a later enqueue finds the holder ended.
+    assert not UniqueKey.objects.filter(result_id__in=[failed.id, cancelled.id]).exists()

@@ -29,6 +29,7 @@ from steady_queue.db import lock, queue_database, retry_on_lock, write_transacti
 from steady_queue.exceptions import TaskCancelled
 from steady_queue.models import BlockedExecution, ClaimedExecution, Job, ReadyExecution, ScheduledExecution
 from steady_queue.models.job import existing_job_ids, parse_result_id
+from steady_queue.models.unique_key import release_unique_keys
 
 logger = logging.getLogger("steady_queue.cancellation")
 
@@ -158,12 +159,13 @@ def _cancel_waiting(job_ids, by):
                 taken[pk] = waiting
         if not taken:
             return []
-        jobs = list(Job.objects.filter(pk__in=taken).only("errors", *SLOT_FIELDS).order_by("pk"))
+        jobs = list(Job.objects.filter(pk__in=taken).only("errors", "token", "unique_key", *SLOT_FIELDS).order_by("pk"))
         records = {waiting: TaskCancelled(waiting, now, by).as_record() for waiting, _ in WAITING_STATES}
         for job in jobs:
             job.finished_at = job.cancelled_at = now
             job.errors = [*job.errors, records[taken[job.pk]]]
         Job.objects.bulk_update(jobs, ["finished_at", "cancelled_at", "errors"])
+        release_unique_keys(jobs, now)
         # A ready task of a limited task held a slot (a blocked or scheduled one did not): hand it on.
         # Keys in order, so that two cancels lock the semaphores in the same order.
         from steady_queue.models.admission import release_slot

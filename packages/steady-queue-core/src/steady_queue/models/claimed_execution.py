@@ -121,6 +121,8 @@ def fail(job, process_id, worker_name, started_at, error, *, retry_at=None):
             return False
         _release_slot(job, now)
         if retry_at is None:
+            # The end for good: a key held until the task finishes is released (not between attempts).
+            release_unique_keys([job], now)
             Job.objects.filter(pk=job.pk).update(
                 errors=[*job.errors, error], **_attempt_fields(job, worker_name, started_at, now)
             )
@@ -212,6 +214,7 @@ def fail_claims(claims, error, *, release_slots):
                 )
                 schedule_attempt(job, retry_at, now)
             else:
+                release_unique_keys([job], now)
                 Job.objects.filter(pk=job.pk).update(
                     errors=[*job.errors, record], **_attempt_fields(job, worker, claim.created_at, now)
                 )
