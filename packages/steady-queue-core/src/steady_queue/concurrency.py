@@ -8,12 +8,10 @@ same transaction that records the outcome of the task that held the slot.
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from django.db import models
 from django.tasks import Task
 
 from steady_queue.exceptions import SteadyQueueError
-
-KEY_MAX_LENGTH = 255
+from steady_queue.task_keys import key_for_call
 
 
 class ConcurrencyKeyError(SteadyQueueError, ValueError):
@@ -33,29 +31,7 @@ class ConcurrencyLimit:
 
     def key_for(self, task, args, kwargs):
         """The full semaphore key of one call: '<group>/<key>'."""
-        if callable(self.key):
-            try:
-                value = self.key(*args, **kwargs)
-            except Exception as error:
-                raise ConcurrencyKeyError(
-                    task.module_path, f"cannot be computed: its function raised {type(error).__name__}: {error}"
-                ) from error
-        else:
-            value = self.key
-        if isinstance(value, models.Model):
-            if value.pk is None:
-                raise ConcurrencyKeyError(task.module_path, f"is an unsaved {value._meta.label} instance.")
-            value = f"{value._meta.label_lower}/{value.pk}"
-        if not isinstance(value, str) or not value:
-            raise ConcurrencyKeyError(
-                task.module_path, f"must be a non-empty string or a saved model instance, not {value!r}."
-            )
-        key = f"{self.group or task.module_path}/{value}"
-        if len(key) > KEY_MAX_LENGTH:
-            raise ConcurrencyKeyError(
-                task.module_path, f"is {len(key)} characters long; the limit is {KEY_MAX_LENGTH}: {key[:60]}..."
-            )
-        return key
+        return key_for_call(self.key, self.group, task, args, kwargs, ConcurrencyKeyError)
 
     def effective_duration(self):
         if self.duration is not None:

@@ -13,12 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import connections, router, transaction
-from django.db import models as db_models
 from django.tasks import Task, TaskResult, TaskResultStatus
 
 from steady_queue.exceptions import SteadyQueueError
+from steady_queue.task_keys import key_for_call
 
-KEY_MAX_LENGTH = 255
 UNTIL = ("started", "finished")
 
 
@@ -39,29 +38,7 @@ class Uniqueness:
 
     def key_for(self, task, args, kwargs):
         """The full key of one call: '<group>/<key>'."""
-        if callable(self.key):
-            try:
-                value = self.key(*args, **kwargs)
-            except Exception as error:
-                raise UniqueKeyError(
-                    task.module_path, f"cannot be computed: its function raised {type(error).__name__}: {error}"
-                ) from error
-        else:
-            value = self.key
-        if isinstance(value, db_models.Model):
-            if value.pk is None:
-                raise UniqueKeyError(task.module_path, f"is an unsaved {value._meta.label} instance.")
-            value = f"{value._meta.label_lower}/{value.pk}"
-        if not isinstance(value, str) or not value:
-            raise UniqueKeyError(
-                task.module_path, f"must be a non-empty string or a saved model instance, not {value!r}."
-            )
-        key = f"{self.group or task.module_path}/{value}"
-        if len(key) > KEY_MAX_LENGTH:
-            raise UniqueKeyError(
-                task.module_path, f"is {len(key)} characters long; the limit is {KEY_MAX_LENGTH}: {key[:60]}..."
-            )
-        return key
+        return key_for_call(self.key, self.group, task, args, kwargs, UniqueKeyError)
 
 
 def unique(key, *, until="started", window=None, group=None):
