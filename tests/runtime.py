@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -116,3 +117,24 @@ def session_pids(sid):
         except OSError:
             pass  # gone since, or not ours to look at
     return pids
+
+
+def in_threads(*functions):
+    """Run each function in a thread of its own (its own connection); re-raise the first error."""
+    errors = []
+
+    def run(function):
+        try:
+            function()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise errors[0]

@@ -12,7 +12,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.tasks import TaskResultStatus, default_task_backend
 from django.utils import timezone
 
@@ -32,32 +31,12 @@ from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
+from tests.runtime import in_threads
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOLD = 0.5
-
-
-def in_threads(*functions):
-    """Run each function in a thread of its own (its own connection); re-raise the first error."""
-    errors = []
-
-    def run(function):
-        try:
-            function()
-        except BaseException as error:  # reported to the test below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
 
 
 @pytest.fixture

@@ -9,35 +9,15 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from steady_queue.db import retry_on_lock, write_transaction
+from tests.runtime import in_threads
 from tests.testapp.models import Author
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def in_threads(*functions):
-    """Run each function in a thread of its own (its own connection); re-raise the first error."""
-    errors = []
-
-    def run(function):
-        try:
-            function()
-        except BaseException as error:  # reported to the test below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    if errors:
-        raise errors[0]
 
 
 def read_then_write(name, attempts, transaction_factory, hold=0.0, wait=0.0):
