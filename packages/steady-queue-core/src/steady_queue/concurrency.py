@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.tasks import Task
 
 from steady_queue.exceptions import SteadyQueueError
-from steady_queue.task_keys import key_for_call
+from steady_queue.task_keys import check_key_and_group, key_for_call, optional_duration
 
 
 class ConcurrencyKeyError(SteadyQueueError, ValueError):
@@ -51,17 +51,10 @@ def limits_concurrency(key, to=1, duration=None, group=None):
     guaranteed: the dispatcher may reclaim slots of a key left untouched for longer. ``group`` (default:
     the task's module path) lets different tasks share one limit.
     """
-    if not (callable(key) or (isinstance(key, str) and key)):
-        raise TypeError(f"@limits_concurrency key must be a non-empty string or a callable, not {key!r}.")
+    check_key_and_group("@limits_concurrency", key, group)
     if isinstance(to, bool) or not isinstance(to, int) or to < 1:
         raise TypeError(f"@limits_concurrency to must be a whole number of at least 1, not {to!r}.")
-    if duration is not None:
-        if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-            duration = timedelta(seconds=duration)
-        if not isinstance(duration, timedelta) or duration <= timedelta(0):
-            raise TypeError(f"@limits_concurrency duration must be a positive timedelta or seconds, not {duration!r}.")
-    if group is not None and not (isinstance(group, str) and group):
-        raise TypeError(f"@limits_concurrency group must be a non-empty string, not {group!r}.")
+    duration = optional_duration("@limits_concurrency", "duration", duration)
     limit = ConcurrencyLimit(key=key, to=to, duration=duration, group=group)
 
     def decorator(task):

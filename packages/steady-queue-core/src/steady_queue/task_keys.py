@@ -1,4 +1,10 @@
-"""The key of one call of a task, for @limits_concurrency and @unique: '<group>/<key>'."""
+"""The key of one call of a task, for @limits_concurrency and @unique: '<group>/<key>'.
+
+Also the checks both decorators make of their arguments, so that they refuse the same mistakes
+with the same words.
+"""
+
+from datetime import timedelta
 
 from django.db import models
 
@@ -29,3 +35,22 @@ def key_for_call(key, group, task, args, kwargs, error_class):
             task.module_path, f"is {len(full)} characters long; the limit is {KEY_MAX_LENGTH}: {full[:60]}..."
         )
     return full
+
+
+def check_key_and_group(decorator, key, group):
+    """Raise TypeError at decoration for a key or group that can never work."""
+    if not (callable(key) or (isinstance(key, str) and key)):
+        raise TypeError(f"{decorator} key must be a non-empty string or a callable, not {key!r}.")
+    if group is not None and not (isinstance(group, str) and group):
+        raise TypeError(f"{decorator} group must be a non-empty string, not {group!r}.")
+
+
+def optional_duration(decorator, name, value):
+    """A positive timedelta from a timedelta or seconds; None stays None. TypeError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = timedelta(seconds=value)
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise TypeError(f"{decorator} {name} must be a positive timedelta or seconds, or None, not {value!r}.")
+    return value

@@ -16,7 +16,7 @@ from django.db import connections, router, transaction
 from django.tasks import Task, TaskResult, TaskResultStatus
 
 from steady_queue.exceptions import SteadyQueueError
-from steady_queue.task_keys import key_for_call
+from steady_queue.task_keys import check_key_and_group, key_for_call, optional_duration
 
 UNTIL = ("started", "finished")
 
@@ -51,17 +51,10 @@ def unique(key, *, until="started", window=None, group=None):
     for good (retries included). ``window`` (a timedelta or seconds) holds it that much longer
     after that moment. ``group`` (default: the task's module path) lets different tasks share keys.
     """
-    if not (callable(key) or (isinstance(key, str) and key)):
-        raise TypeError(f"@unique key must be a non-empty string or a callable, not {key!r}.")
+    check_key_and_group("@unique", key, group)
     if until not in UNTIL:
         raise TypeError(f"@unique until must be 'started' or 'finished', not {until!r}.")
-    if window is not None:
-        if isinstance(window, (int, float)) and not isinstance(window, bool):
-            window = timedelta(seconds=window)
-        if not isinstance(window, timedelta) or window <= timedelta(0):
-            raise TypeError(f"@unique window must be a positive timedelta or seconds, or None, not {window!r}.")
-    if group is not None and not (isinstance(group, str) and group):
-        raise TypeError(f"@unique group must be a non-empty string, not {group!r}.")
+    window = optional_duration("@unique", "window", window)
     rule = Uniqueness(key=key, until=until, window=window, group=group)
 
     def decorator(task):
