@@ -119,7 +119,7 @@ def session_pids(sid):
     return pids
 
 
-def in_threads(*functions):
+def in_threads(*functions, timeout=120):
     """Run each function in a thread of its own (its own connection); re-raise the first error."""
     errors = []
 
@@ -135,6 +135,6 @@ def in_threads(*functions):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=timeout)
     if errors:
         raise errors[0]

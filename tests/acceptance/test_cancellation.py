@@ -12,9 +12,9 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 import pytest
-from django.db import connections
 from django.tasks import TaskResultStatus, default_task_backend
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from steady_queue.models import (
 )
 from steady_queue.models.job import job_pk
 from tests.acceptance.test_concurrency_limits import max_overlap
-from tests.runtime import wait_for
+from tests.runtime import in_threads, wait_for
 from tests.testapp import cancel_tasks, tasks
 from tests.testapp.models import TaskRun
 
@@ -138,39 +138,27 @@ def race(results, rng, figures):
     ids = [r.id for r in results]
     rng.shuffle(ids)
     lock = threading.Lock()
-    errors = []
 
     def canceller(share, seed):
         local = random.Random(seed)
-        try:
-            position = 0
-            while position < len(share):
-                # About half the tasks one call each, half in cancel_many calls of several sizes.
-                size = local.choice([5, 25, 100])
-                batch, position = share[position : position + size], position + size
-                if local.random() < 0.5:
-                    for result_id in batch:
-                        won = cancel(result_id)
-                        with lock:
-                            figures["cancel() True" if won else "cancel() False"] += 1
-                            figures.setdefault("won" if won else "lost", set()).add(job_pk(result_id))
-                else:
-                    number = cancel_many(result_ids=batch, batch_size=local.choice([7, 500]))
+        position = 0
+        while position < len(share):
+            # About half the tasks one call each, half in cancel_many calls of several sizes.
+            size = local.choice([5, 25, 100])
+            batch, position = share[position : position + size], position + size
+            if local.random() < 0.5:
+                for result_id in batch:
+                    won = cancel(result_id)
                     with lock:
-                        figures["cancel_many cancelled"] += number
-                        figures["cancel_many asked"] += len(batch)
-        except BaseException as error:  # reported to the test
-            errors.append(error)
-        finally:
-            connections.close_all()
+                        figures["cancel() True" if won else "cancel() False"] += 1
+                        figures.setdefault("won" if won else "lost", set()).add(job_pk(result_id))
+            else:
+                number = cancel_many(result_ids=batch, batch_size=local.choice([7, 500]))
+                with lock:
+                    figures["cancel_many cancelled"] += number
+                    figures["cancel_many asked"] += len(batch)
 
-    threads = [threading.Thread(target=canceller, args=(ids[i::2], i)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=600)
-    if errors:
-        raise errors[0]
+    in_threads(*(partial(canceller, ids[i::2], i) for i in range(2)), timeout=600)
 
 
 def account(results, figures):

@@ -120,21 +120,28 @@ def fail(job, process_id, worker_name, started_at, error, *, retry_at=None):
         if not _release_claim(job.pk, process_id):
             return False
         _release_slot(job, now)
-        if retry_at is None:
-            # The end for good: a key held until the task finishes is released (not between attempts).
-            release_unique_keys([job], now)
-            Job.objects.filter(pk=job.pk).update(
-                errors=[*job.errors, error], **_attempt_fields(job, worker_name, started_at, now)
-            )
+        if _record_failed_attempt(job, worker_name, started_at, error, now, retry_at):
             FailedExecution.objects.create(job_id=job.pk, created_at=now)
-        else:
-            Job.objects.filter(pk=job.pk).update(
-                errors=[*job.errors, error],
-                scheduled_at=retry_at,
-                **_attempt_fields(job, worker_name, started_at, None),
-            )
-            schedule_attempt(job, retry_at, now)
     return True
+
+
+def _record_failed_attempt(job, worker_name, started_at, record, now, retry_at):
+    """Add a failed attempt to the job, and its next attempt for ``retry_at`` (None: there is none).
+
+    Returns True when the job failed for good: the caller adds its failed row.
+    """
+    if retry_at is None:
+        # The end for good: a key held until the task finishes is released (not between attempts).
+        release_unique_keys([job], now)
+        Job.objects.filter(pk=job.pk).update(
+            errors=[*job.errors, record], **_attempt_fields(job, worker_name, started_at, now)
+        )
+        return True
+    Job.objects.filter(pk=job.pk).update(
+        errors=[*job.errors, record], scheduled_at=retry_at, **_attempt_fields(job, worker_name, started_at, None)
+    )
+    schedule_attempt(job, retry_at, now)
+    return False
 
 
 def schedule_attempt(job, run_at, now):
@@ -204,20 +211,11 @@ def fail_claims(claims, error, *, release_slots):
             worker = claim.process.name if claim.process else "unknown"
             if release_slots:
                 _release_slot(job, now)
-            attempts = len(job.worker_ids) + 1
+            attempts, retry_at = len(job.worker_ids) + 1, None
             if job.retry_lost and attempts < job.max_attempts:
                 # The task may have run, or part of it: the task asked for at-least-once here.
                 retry_at = now + timedelta(seconds=default_backoff(attempts))
-                Job.objects.filter(pk=job.pk).update(
-                    errors=[*job.errors, record], scheduled_at=retry_at,
-                    **_attempt_fields(job, worker, claim.created_at, None),
-                )
-                schedule_attempt(job, retry_at, now)
-            else:
-                release_unique_keys([job], now)
-                Job.objects.filter(pk=job.pk).update(
-                    errors=[*job.errors, record], **_attempt_fields(job, worker, claim.created_at, now)
-                )
+            if _record_failed_attempt(job, worker, claim.created_at, record, now, retry_at):
                 failed.append(FailedExecution(job_id=job.pk, created_at=now))
         FailedExecution.objects.bulk_create(failed)
     return [c.job_id for c in rows]

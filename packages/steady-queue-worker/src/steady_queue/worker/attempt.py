@@ -58,6 +58,9 @@ class Attempt:
         self.started_at = timezone.now()
         self.task = self.result = None
         self.thread_id = threading.get_ident()
+        # Set when the watchdog took the attempt over at its deadline: its outcome is then the timeout.
+        self.timeout = None
+        self.timed_out = False
 
     def perform(self):
         job = self.job
@@ -73,10 +76,10 @@ class Attempt:
             return_value = self._as_json(self._call(args, kwargs), job.task_path)
         except BaseException as error:
             # BaseException: a task calling sys.exit() fails like any other; the worker goes on.
-            if not self._timed_out():
+            if not self.timed_out:
                 self.record_failure(error)
         else:
-            if self._timed_out():
+            if self.timed_out:
                 logger.info("Job %s returned after its timeout: its outcome is not recorded", job.pk)
             elif self.finisher is None:
                 self.record_success(return_value, self.result)
@@ -105,10 +108,7 @@ class Attempt:
         try:
             return task.call(*args, **kwargs)
         finally:
-            self._still_watched = self.watchdog.unwatch(self)
-
-    def _timed_out(self):
-        return getattr(self, "_still_watched", True) is False
+            self.timed_out = not self.watchdog.unwatch(self)
 
     def time_out(self):
         """Called by the watchdog at the deadline, in its thread: record the timeout for the stuck thread."""
