@@ -9,16 +9,44 @@ from django.test.utils import CaptureQueriesContext
 
 @pytest.fixture
 def capture_queries():
-    """Capture the SQL statements run on the default database inside a with block."""
-    from django.db import connection
+    """Capture the SQL statements run on the queue's database inside a with block."""
+    from django.db import connections
 
-    return lambda: CaptureQueriesContext(connection)
+    from steady_queue.db import queue_database
+
+    return lambda: CaptureQueriesContext(connections[queue_database()])
 
 
 def pytest_report_header(config):
+    from django.conf import settings
     from django.db import connection
 
-    return f"steady_queue tests on {connection.vendor} ({connection.settings_dict['ENGINE']})"
+    return (
+        f"steady_queue tests on {connection.vendor} ({connection.settings_dict['ENGINE']}), "
+        f"{settings.TOPOLOGY} ({', '.join(settings.DATABASES)})"
+    )
+
+
+def pytest_collection_modifyitems(items):
+    """With a separate queue database, every database test may use it as well as the default one.
+
+    pytest-django lets a test reach only the databases its django_db mark names (default: the
+    default one). Rather than name them in every module, a mark that does not choose is widened
+    here, so the same tests run in either topology.
+    """
+    from django.db import DEFAULT_DB_ALIAS
+
+    from steady_queue.db import queue_database
+
+    databases = {DEFAULT_DB_ALIAS, queue_database()}
+    if len(databases) == 1:
+        return
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and "databases" not in marker.kwargs:
+            widened = pytest.mark.django_db(*marker.args, **{**marker.kwargs, "databases": databases})
+            # Prepended: the closest mark is the one pytest-django reads.
+            item.add_marker(widened, append=False)
 
 
 @pytest.fixture

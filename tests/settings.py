@@ -81,11 +81,32 @@ elif ENGINE == "sqlite":
 else:
     raise RuntimeError(f"STEADY_QUEUE_TEST_DB must be 'sqlite' or 'postgres', not {ENGINE!r}")
 
+# STEADY_QUEUE_TEST_TOPOLOGY=two-databases puts the queue's tables in a database of their own ("queue",
+# beside the application's "default"), routed by steady_queue.routers.QueueRouter.
+TOPOLOGY = os.environ.get("STEADY_QUEUE_TEST_TOPOLOGY", "one-database")
+if TOPOLOGY == "two-databases":
+
+    def _queue_name(name):
+        name = str(name)
+        return name.removesuffix(".sqlite3") + "_queue" + (".sqlite3" if name.endswith(".sqlite3") else "")
+
+    _default = DATABASES["default"]
+    DATABASES["queue"] = {
+        **_default,
+        "NAME": _queue_name(_default["NAME"]),
+        "TEST": {**_default["TEST"], "NAME": _queue_name(_default["TEST"]["NAME"])},
+    }
+    DATABASE_ROUTERS = ["steady_queue.routers.QueueRouter"]
+elif TOPOLOGY != "one-database":
+    raise RuntimeError(f"STEADY_QUEUE_TEST_TOPOLOGY must be 'one-database' or 'two-databases', not {TOPOLOGY!r}")
+
 if os.environ.get("STEADY_QUEUE_TEST_SUBPROCESS"):
     for database in DATABASES.values():
         database["NAME"] = database["TEST"]["NAME"]
 
 STEADY_QUEUE = json.loads(os.environ.get("STEADY_QUEUE_TEST_CONFIG", "{}"))
+if TOPOLOGY == "two-databases":
+    STEADY_QUEUE.setdefault("database", "queue")
 
 TASKS = {
     "default": {

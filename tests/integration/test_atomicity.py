@@ -1,7 +1,8 @@
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 from steady_queue.models import Job, ReadyExecution
+from tests.databases import queue_connection as connection
 from tests.testapp import tasks
 
 READY = ReadyExecution._meta.db_table

@@ -24,6 +24,7 @@ from steady_queue.models import (
 from steady_queue.models.failed_execution import retry
 from steady_queue.models.job import clear_finished, job_pk
 from steady_queue.models.scheduled_execution import dispatch_due
+from tests.databases import queue_connection
 from tests.testapp import cancel_tasks, tasks
 from tests.testapp.models import TaskRun
 
@@ -162,7 +163,7 @@ def test_something_else_than_a_result_id_is_refused_with_a_clear_error(bad):
 def test_get_result_of_a_cancelled_task_is_one_query(django_assert_num_queries):
     result = tasks.add.enqueue(1, 2)
     cancel(result.id)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1, connection=queue_connection):
         assert default_task_backend.get_result(result.id).status == TaskResultStatus.FAILED
 
 
@@ -292,7 +293,7 @@ def test_cancelling_inside_a_transaction_that_rolls_back_cancels_nothing():
     from django.db import transaction
 
     result = tasks.add.enqueue(1, 2)
-    with pytest.raises(RuntimeError), transaction.atomic():
+    with pytest.raises(RuntimeError), transaction.atomic(using=queue_connection.alias):
         assert cancel(result.id)
         raise RuntimeError("roll back")
     assert state_rows(result) == ["ReadyExecution"] and job_of(result).cancelled_at is None

@@ -16,6 +16,7 @@ from steady_queue.models.job import job_pk
 from steady_queue.models.process import prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
+from tests.databases import queue_connection
 from tests.testapp import tasks
 from tests.testapp.models import Author
 
@@ -207,7 +208,7 @@ def test_the_slot_is_handed_on_inside_the_transaction_that_records_the_outcome(w
     (job,) = claim(["*"], 10, worker.pk)
     now = timezone.now()
     record = {"exception_class_path": "builtins.ValueError", "message": "x", "traceback": "ValueError: x\n"}
-    with pytest.raises(AbandonedOutcome), transaction.atomic():
+    with pytest.raises(AbandonedOutcome), transaction.atomic(using=queue_connection.alias):
         if outcome == "fail":
             fail(job, worker.pk, worker.name, now, record)
         else:

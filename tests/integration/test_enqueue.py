@@ -12,6 +12,7 @@ from django.utils import timezone
 from steady_queue.arguments import SerializationError
 from steady_queue.models import Job, ReadyExecution, ScheduledExecution
 from steady_queue.models.job import job_pk, result_id
+from tests.databases import queue_connection
 from tests.testapp import tasks
 from tests.testapp.models import Author, Tag
 
@@ -170,7 +171,7 @@ def test_bad_arguments_fail_at_enqueue_and_write_nothing(args, kwargs, message):
 def test_rolling_back_the_callers_transaction_removes_the_job():
     kept = tasks.add.enqueue(0, 0)
     with pytest.raises(RuntimeError):
-        with transaction.atomic():
+        with transaction.atomic(using=queue_connection.alias):
             tasks.add.enqueue(1, 2)
             assert Job.objects.count() == 2
             raise RuntimeError("the view failed")

@@ -10,9 +10,8 @@ def test_models_and_migrations_agree():
 
 @pytest.mark.django_db
 def test_claim_indexes_sort_priority_descending():
-    from django.db import connection
-
     from steady_queue.models import ReadyExecution
+    from tests.databases import queue_connection as connection
 
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, ReadyExecution._meta.db_table)
@@ -26,7 +25,7 @@ def test_claim_indexes_sort_priority_descending():
 @pytest.mark.django_db
 def test_the_claim_reads_the_ready_index_in_order_without_sorting():
     """EXPLAIN on PostgreSQL: the claim walks sq_ready_poll_all under its LIMIT, no Sort node below it."""
-    from django.db import connection
+    from tests.databases import queue_connection as connection
 
     if connection.vendor != "postgresql":
         pytest.skip("EXPLAIN plans are PostgreSQL's")

@@ -1,7 +1,7 @@
 """A result id names one task for ever, whatever rolls back, is cleared or restarts a sequence."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.tasks import default_task_backend
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from steady_queue.models import Job
 from steady_queue.models.job import job_pk
+from tests.databases import queue_connection as connection
 from tests.testapp import tasks
 
 
@@ -18,7 +19,7 @@ class RolledBack(Exception):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_task_id_never_names_the_next_task():
-    with pytest.raises(RolledBack), transaction.atomic():
+    with pytest.raises(RolledBack), transaction.atomic(using=connection.alias):
         gone = tasks.add.enqueue(1, 1)
         raise RolledBack
     kept = tasks.echo.enqueue("kept")

@@ -15,6 +15,7 @@ from steady_queue.models import (
     ScheduledExecution,
 )
 from steady_queue.models.job import job_pk
+from tests.databases import queue_connection
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -142,5 +143,5 @@ def test_a_result_survives_its_task_module_disappearing():
 
 def test_get_result_is_one_query(django_assert_num_queries):
     result = tasks.add.enqueue(1, 2)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1, connection=queue_connection):
         default_task_backend.get_result(result.id)

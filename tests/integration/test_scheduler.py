@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 from django.tasks import default_task_backend
 from django.test import override_settings
 
@@ -71,7 +72,7 @@ def test_sync_adds_updates_and_removes_persisted_tasks(registry):
 
 def test_settings_tasks_are_scheduled_too(registry):
     configured = {"nightly": {"task": "tests.testapp.tasks.add", "schedule": "0 3 * * *", "args": [2, 3]}}
-    with override_settings(STEADY_QUEUE={"recurring_tasks": configured}):
+    with override_settings(STEADY_QUEUE={**settings.STEADY_QUEUE, "recurring_tasks": configured}):
         scheduler = Scheduler()
         scheduler._fire(scheduler.specs[0], datetime(2026, 1, 1, 3, 0, tzinfo=UTC))
     assert Job.objects.get().arguments == {"args": [2, 3], "kwargs": {}}

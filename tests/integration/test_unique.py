@@ -17,6 +17,7 @@ from steady_queue.models.unique_key import purge, release_unique_keys
 from steady_queue.recurring_task import recurring
 from steady_queue.task import Call
 from steady_queue.uniqueness import UniqueKeyError, enqueue_or_find, unique
+from tests.databases import queue_connection
 from tests.testapp import tasks
 from tests.testapp import unique_tasks as ut
 from tests.testapp.models import Author
@@ -196,7 +197,7 @@ def test_unique_and_limited_together():
 
 
 def test_a_rolled_back_enqueue_leaves_the_key_free():
-    with pytest.raises(RuntimeError), transaction.atomic():
+    with pytest.raises(RuntimeError), transaction.atomic(using=queue_connection.alias):
         ut.refresh.enqueue(1)
         raise RuntimeError("the caller changes its mind")
     assert not UniqueKey.objects.exists()

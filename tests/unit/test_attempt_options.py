@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.tasks import task
 from django.tasks.exceptions import InvalidTask
 from django.test import override_settings
@@ -93,7 +94,7 @@ def test_a_broken_backoff_ends_the_retries_with_an_error_that_says_why(backoff, 
         attempts.retry_delay(defined, ValueError(), Attempted(1), 3)
 
 
-@override_settings(STEADY_QUEUE={"max_attempts": 4})
+@override_settings(STEADY_QUEUE={**settings.STEADY_QUEUE, "max_attempts": 4})
 @pytest.mark.django_db
 def test_the_settings_default_is_fixed_on_the_job_at_enqueue():
     from steady_queue.models import Job

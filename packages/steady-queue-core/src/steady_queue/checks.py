@@ -13,6 +13,8 @@ def check_settings(app_configs=None, **kwargs):
     """Every problem in settings.STEADY_QUEUE, one error each; then the tasks and the recurring tasks."""
     config = parse(getattr(settings, "STEADY_QUEUE", None))
     errors = [checks.Error(message, id="steady_queue.E010") for message in config.errors]
+    if config.database is not None:
+        errors += check_queue_routing(config.database)
     errors += check_task_modules()
     if not errors:
         from steady_queue.recurring_task import RecurringTaskError, recurring_tasks
@@ -23,6 +25,29 @@ def check_settings(app_configs=None, **kwargs):
             errors.append(checks.Error(str(error), id="steady_queue.E020"))
     errors += check_conflicting_distribution()
     return errors
+
+
+def check_queue_routing(alias):
+    """The ORM must reach the database the queue's transactions and raw statements run on."""
+    from django.db import router
+
+    problems = []
+    for model in apps.get_app_config("steady_queue").get_models():
+        routed = {"reads": router.db_for_read(model), "writes": router.db_for_write(model)}
+        problems += [f"{what} of {model.__name__} go to {db!r}" for what, db in routed.items() if db != alias]
+        if not router.allow_migrate_model(alias, model):
+            problems.append(f"migrations of {model.__name__} are not allowed there")
+    if not problems:
+        return []
+    return [
+        checks.Error(
+            f"STEADY_QUEUE['database'] is {alias!r}, but the database routers disagree: {'; '.join(problems[:3])}"
+            + (f" (and {len(problems) - 3} more)." if len(problems) > 3 else "."),
+            hint="Add 'steady_queue.routers.QueueRouter' to DATABASE_ROUTERS, before any router that claims "
+            "every model.",
+            id="steady_queue.E040",
+        )
+    ]
 
 
 def check_task_modules():

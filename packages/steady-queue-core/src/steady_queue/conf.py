@@ -43,6 +43,8 @@ DEFAULTS = {
     "max_attempts": 1,
     "timeout": None,
     "recurring_tasks": {},
+    # The alias in settings.DATABASES holding the queue's tables (Solid Queue's connects_to).
+    "database": "default",
 }
 
 RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "priority", "description"}
@@ -78,6 +80,7 @@ class Config:
     max_attempts: int = 1
     timeout: timedelta | None = None
     recurring_tasks: dict = field(default_factory=dict)
+    database: str = "default"
     errors: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -171,6 +174,15 @@ def _dispatcher(problems, where, entry):
     )
 
 
+def _database(problems, where, value):
+    """An alias of settings.DATABASES: a typo would otherwise surface only at the first query."""
+    if not isinstance(value, str) or value not in settings.DATABASES:
+        known = ", ".join(repr(alias) for alias in settings.DATABASES)
+        problems.append(f"{where} must be an alias in settings.DATABASES ({known}), not {value!r}.")
+        return None
+    return value
+
+
 def _recurring_tasks(problems, where, value):
     """Only the shape here; steady_queue.recurring_task checks schedules, tasks and arguments."""
     if not isinstance(value, dict):
@@ -220,6 +232,7 @@ def parse(raw):
         max_attempts=problems.integer(where("max_attempts"), values["max_attempts"], minimum=1),
         timeout=None if values["timeout"] is None else problems.duration(where("timeout"), values["timeout"]),
         recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
+        database=_database(problems, where("database"), values["database"]),
     )
     heartbeat, threshold = config.process_heartbeat_interval, config.process_alive_threshold
     if heartbeat is not None and threshold is not None and threshold <= heartbeat:

@@ -10,16 +10,20 @@ tries to upgrade its lock. A lock error that still gets through is retried, neve
 from contextlib import contextmanager
 from functools import wraps
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 
 from steady_queue.retrying import LOCK_CONTENTION
 
 
 def queue_database():
-    """The database alias holding Steady Queue's tables."""
-    from steady_queue.models import Job
+    """The database alias holding Steady Queue's tables: STEADY_QUEUE["database"].
 
-    return router.db_for_write(Job)
+    Every transaction and raw statement of the queue names it; the ORM reaches it through
+    steady_queue.routers.QueueRouter, and a system check fails when the routers disagree.
+    """
+    from steady_queue.conf import get_config
+
+    return get_config().database
 
 
 @contextmanager

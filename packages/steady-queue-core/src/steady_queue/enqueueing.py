@@ -1,7 +1,8 @@
 """The write side of enqueue: jobs and their first state row, together or not at all."""
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 
+from steady_queue.db import queue_database
 from steady_queue.models import Job, ScheduledExecution
 from steady_queue.models.admission import admit
 
@@ -13,7 +14,7 @@ def insert_jobs(jobs, now):
     statements whatever the number of jobs (the database may split very large batches), plus two
     or three per distinct concurrency key.
     """
-    using = router.db_for_write(Job)
+    using = queue_database()
     from steady_queue.sql import for_connection
 
     vendor_sql = for_connection(using)

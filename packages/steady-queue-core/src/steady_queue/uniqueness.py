@@ -12,7 +12,7 @@ the next enqueue of the key, and by the dispatcher's purge.
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 from django.tasks import Task, TaskResult, TaskResultStatus
 
 from steady_queue.exceptions import SteadyQueueError
@@ -94,10 +94,9 @@ def insert_unique_jobs(task, jobs, now):
     holds its key when this call inserted it (the first call of a key in the batch, and later
     calls of that key, which get the same Job), or the holding task's TaskResult.
     """
-    from steady_queue.db import retry_on_lock, write_transaction
-    from steady_queue.models import Job
+    from steady_queue.db import queue_database, retry_on_lock, write_transaction
 
-    using = router.db_for_write(Job)
+    using = queue_database()
 
     @retry_on_lock
     def attempt():

@@ -10,7 +10,7 @@ from django.db import connections
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from steady_queue.db import retry_on_lock, skip_locked, write_transaction
+from steady_queue.db import queue_database, retry_on_lock, skip_locked, write_transaction
 
 from .blocked_execution import BlockedExecution
 from .job import Job
@@ -55,7 +55,7 @@ def release_slot(job, now):
     Plain SQL rather than the ORM: it runs for every finished limited task, and the ORM's own cost
     was most of the worker's time there.
     """
-    connection = connections[Semaphore.objects.db]
+    connection = connections[queue_database()]
     adapt = connection.ops.adapt_datetimefield_value
     expires, stamp = adapt(now + job.concurrency_duration), adapt(now)
     semaphore, blocked, ready = (

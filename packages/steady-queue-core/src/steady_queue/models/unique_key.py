@@ -232,7 +232,7 @@ def purge(now, batch_size=500):
     """The dispatcher's pass: delete keys whose window has passed, and release keys still held by
     tasks that ended without releasing them (a batch of those per pass). Returns the number of rows.
     """
-    from steady_queue.db import retry_on_lock, write_transaction
+    from steady_queue.db import queue_database, retry_on_lock, write_transaction
 
     @retry_on_lock
     def expired():
@@ -251,7 +251,7 @@ def purge(now, batch_size=500):
             .exclude(Exists(unfinished))
             .order_by("key")[:batch_size]
         )
-        jobs = _holder_jobs(rows, UniqueKey.objects.db)
+        jobs = _holder_jobs(rows, queue_database())
         ends = {row.key: held_until(row, jobs.get(row.result_id)) for row in rows}
         over = [row for row in rows if ends[row.key] is not None and ends[row.key] <= now]
         later = [row for row in rows if ends[row.key] is not None and ends[row.key] > now]

@@ -7,6 +7,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from steady_queue.arguments import deserialize
+from steady_queue.db import queue_database
 from steady_queue.models import RecurringExecution, RecurringTask
 from steady_queue.models.job import job_pk
 from steady_queue.recurring_task import recurring_tasks
@@ -63,11 +64,14 @@ class Scheduler(Poller):
 
     def _fire(self, spec, run_at):
         """Enqueue one tick unless another scheduler already did; False if the database failed."""
+        # The tick's row and its job commit together on the queue database, or neither does: a tick
+        # recorded without its job would be lost for good.
+        using = queue_database()
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=using):
                 # Claim the tick first: the unique (task_key, run_at) row is what makes it once only.
                 try:
-                    with transaction.atomic():
+                    with transaction.atomic(using=using):
                         execution = RecurringExecution.objects.create(task_key=spec.key, run_at=run_at)
                 except IntegrityError:
                     logger.debug("Recurring task %s at %s was already enqueued by another scheduler", spec.key, run_at)
@@ -114,7 +118,7 @@ class Scheduler(Poller):
             )
             for spec in self.specs
         ]
-        with transaction.atomic():
+        with transaction.atomic(using=queue_database()):
             RecurringTask.objects.filter(static=True).exclude(key__in=[spec.key for spec in self.specs]).delete()
             RecurringTask.objects.bulk_create(
                 rows,
