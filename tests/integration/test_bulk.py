@@ -8,6 +8,7 @@ from steady_queue.arguments import SerializationError
 from steady_queue.models import Job, ReadyExecution, ScheduledExecution
 from steady_queue.models.job import job_pk
 from steady_queue.task import Call
+from tests.markers import fast_sql_only
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +24,7 @@ def test_enqueue_many_accepts_calls_tuples_and_dicts():
     assert ReadyExecution.objects.filter(queue_name="email", priority=10).count() == 3
 
 
+@fast_sql_only
 @pytest.mark.parametrize("count", [10, 500])
 def test_enqueue_many_uses_the_same_statements_for_any_count(count, capture_queries):
     with capture_queries() as queries:

@@ -13,6 +13,7 @@ from steady_queue.arguments import SerializationError
 from steady_queue.models import Job, ReadyExecution, ScheduledExecution
 from steady_queue.models.job import job_pk, result_id
 from tests.databases import queue_connection
+from tests.markers import fast_sql_only
 from tests.testapp import tasks
 from tests.testapp.models import Author, Tag
 
@@ -179,6 +180,7 @@ def test_rolling_back_the_callers_transaction_removes_the_job():
     assert list(ReadyExecution.objects.values_list("job_id", flat=True)) == [job_pk(kept.id)]
 
 
+@fast_sql_only
 def test_enqueue_writes_in_at_most_two_statements(capture_queries):
     with capture_queries() as queries:
         tasks.add.enqueue(1, 2)

@@ -18,6 +18,7 @@ from steady_queue.recurring_task import recurring
 from steady_queue.task import Call
 from steady_queue.uniqueness import UniqueKeyError, enqueue_or_find, unique
 from tests.databases import queue_connection
+from tests.markers import fast_sql_only
 from tests.testapp import tasks
 from tests.testapp import unique_tasks as ut
 from tests.testapp.models import Author
@@ -288,6 +289,7 @@ def test_enqueue_or_find_says_whether_it_enqueued():
     assert again.id == first.id and plain.id != first.id
 
 
+@fast_sql_only
 def test_a_plain_enqueue_writes_no_key_and_keeps_its_statements(capture_queries):
     with capture_queries() as queries:
         tasks.add.enqueue_many([(i, i) for i in range(3)])
@@ -295,6 +297,7 @@ def test_a_plain_enqueue_writes_no_key_and_keeps_its_statements(capture_queries)
     assert not UniqueKey.objects.exists() and not Job.objects.exclude(unique_key=None).exists()
 
 
+@fast_sql_only
 def test_a_unique_enqueue_costs_a_few_statements(capture_queries):
     with capture_queries() as queries:
         ut.refresh.enqueue_many([(i,) for i in range(50)])

@@ -21,14 +21,14 @@ outcome: returning reads SUCCESSFUL, raising reads FAILED.
 
 import logging
 
-from django.db import connections
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from steady_queue.db import lock, queue_database, retry_on_lock, write_transaction
+from steady_queue.db import lock, retry_on_lock, write_transaction
 from steady_queue.exceptions import TaskCancelled
 from steady_queue.models import BlockedExecution, ClaimedExecution, Job, ReadyExecution, ScheduledExecution
 from steady_queue.models.job import existing_job_ids, parse_result_id
+from steady_queue.models.tables import dialect, table
 from steady_queue.models.unique_key import release_unique_keys
 
 logger = logging.getLogger("steady_queue.cancellation")
@@ -191,13 +191,10 @@ def _take(model, job_ids):
     """
     if not job_ids:
         return []
-    using = queue_database()
-    connection = connections[using]
-    if connection.vendor in ("postgresql", "sqlite"):
-        marks = ", ".join(["%s"] * len(job_ids))
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE job_id IN ({marks}) RETURNING job_id", job_ids)
-            return [row[0] for row in cursor.fetchall()]
+    sql = dialect()
+    if sql.deletes_with_returning:
+        return sql.take(table(model, sql.alias), job_ids)
+    using = sql.alias
     # Databases without DELETE ... RETURNING: lock the rows (waiting for a claim that holds them), then delete.
     rows = model.objects.using(using).filter(job_id__in=job_ids)
     locked = list(lock(rows).values_list("job_id", flat=True))

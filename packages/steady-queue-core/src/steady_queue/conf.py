@@ -40,11 +40,17 @@ DEFAULTS = {
     "preserve_finished_jobs": True,
     "clear_finished_jobs_after": timedelta(days=1),
     "default_concurrency_control_period": timedelta(minutes=3),
+    # A DATABASES alias connecting to PostgreSQL directly, for the workers' LISTEN when the queue
+    # database goes through a pooler in transaction mode; None: the queue database itself.
+    "listener_database": None,
     "max_attempts": 1,
     "timeout": None,
     "recurring_tasks": {},
     # The alias in settings.DATABASES holding the queue's tables (Solid Queue's connects_to).
     "database": "default",
+    # False runs every hot path through the ORM instead of the database's own SQL (steady_queue.sql):
+    # slower, for ruling the per-database SQL out when chasing a problem.
+    "sql_fast_paths": True,
 }
 
 RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "priority", "description"}
@@ -77,10 +83,12 @@ class Config:
     preserve_finished_jobs: bool
     clear_finished_jobs_after: timedelta
     default_concurrency_control_period: timedelta
+    listener_database: str | None = None
     max_attempts: int = 1
     timeout: timedelta | None = None
     recurring_tasks: dict = field(default_factory=dict)
     database: str = "default"
+    sql_fast_paths: bool = True
     errors: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -183,6 +191,26 @@ def _database(problems, where, value):
     return value
 
 
+def _listener_database(problems, where, value, queue_alias):
+    """None, or an alias of a PostgreSQL database: LISTEN/NOTIFY exists on PostgreSQL only."""
+    from django.db import connections
+
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in settings.DATABASES:
+        known = ", ".join(repr(alias) for alias in settings.DATABASES)
+        problems.append(f"{where} must be None or an alias in settings.DATABASES ({known}), not {value!r}.")
+        return None
+    for alias in (value, queue_alias):
+        if isinstance(alias, str) and alias in settings.DATABASES and connections[alias].vendor != "postgresql":
+            problems.append(
+                f"{where} is for PostgreSQL's LISTEN/NOTIFY, but the database {alias!r} is "
+                f"{connections[alias].display_name}; remove the setting."
+            )
+            return None
+    return value
+
+
 def _recurring_tasks(problems, where, value):
     """Only the shape here; steady_queue.recurring_task checks schedules, tasks and arguments."""
     if not isinstance(value, dict):
@@ -229,10 +257,14 @@ def parse(raw):
         default_concurrency_control_period=problems.duration(
             where("default_concurrency_control_period"), values["default_concurrency_control_period"]
         ),
+        listener_database=_listener_database(
+            problems, where("listener_database"), values["listener_database"], values.get("database", "default")
+        ),
         max_attempts=problems.integer(where("max_attempts"), values["max_attempts"], minimum=1),
         timeout=None if values["timeout"] is None else problems.duration(where("timeout"), values["timeout"]),
         recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
         database=_database(problems, where("database"), values["database"]),
+        sql_fast_paths=problems.boolean(where("sql_fast_paths"), values["sql_fast_paths"]),
     )
     heartbeat, threshold = config.process_heartbeat_interval, config.process_alive_threshold
     if heartbeat is not None and threshold is not None and threshold <= heartbeat:

@@ -7,12 +7,12 @@ busy timeout) rather than failing with "database is locked" when a read-then-wri
 tries to upgrade its lock. A lock error that still gets through is retried, never shown to the user.
 """
 
-from contextlib import contextmanager
 from functools import wraps
 
 from django.db import connections, transaction
 
 from steady_queue.retrying import LOCK_CONTENTION
+from steady_queue.sql import dialect_class
 
 
 def queue_database():
@@ -26,26 +26,12 @@ def queue_database():
     return get_config().database
 
 
-@contextmanager
 def write_transaction(using=None):
-    """A transaction for the runtime's state changes: BEGIN IMMEDIATE on SQLite."""
-    using = using or queue_database()
-    connection = connections[using]
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        with transaction.atomic(using=using):
-            yield
-        return
-    # Connecting reads transaction_mode from the settings: connect first, then override it.
-    connection.ensure_connection()
-    previous = connection.transaction_mode
-    connection.transaction_mode = "IMMEDIATE"
-    try:
-        with transaction.atomic(using=using):
-            # The mode is read when the transaction begins; restore it for the caller's own code.
-            connection.transaction_mode = previous
-            yield
-    finally:
-        connection.transaction_mode = previous
+    """A transaction for the runtime's state changes (on SQLite, one that takes the write lock first)."""
+    connection = connections[using or queue_database()]
+    if connection.in_atomic_block:
+        return transaction.atomic(using=connection.alias)
+    return dialect_class(connection).write_transaction(connection)
 
 
 def skip_locked(queryset):

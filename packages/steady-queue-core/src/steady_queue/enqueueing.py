@@ -5,6 +5,7 @@ from django.db import connections, transaction
 from steady_queue.db import queue_database
 from steady_queue.models import Job, ScheduledExecution
 from steady_queue.models.admission import admit
+from steady_queue.models.tables import dialect
 
 
 def insert_jobs(jobs, now):
@@ -15,23 +16,25 @@ def insert_jobs(jobs, now):
     or three per distinct concurrency key.
     """
     using = queue_database()
-    from steady_queue.sql import for_connection
-
-    vendor_sql = for_connection(using)
+    sql = dialect(using)
     # Unique tasks take the ORM path too: the fast paths do not write the jobs' unique_key.
-    if vendor_sql is not None and not any(job.concurrency_key or job.unique_key for job in jobs):
-        connection = connections[using]
-        if vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
+    if sql.inserts_jobs_in_sql and not any(job.concurrency_key or job.unique_key for job in jobs):
+        if sql.single_statement_writes:
             # One statement: a transaction of its own, or part of the caller's.
-            vendor_sql.insert_jobs(connection, jobs, now)
+            sql.insert_jobs(jobs, now)
         else:
             with transaction.atomic(using=using, savepoint=False):
-                vendor_sql.insert_jobs(connection, jobs, now)
+                sql.insert_jobs(jobs, now)
         return jobs
     # No savepoint: the inserts either all succeed or the caller's transaction is doomed anyway,
     # and a savepoint would cost two more round trips on every enqueue.
     with transaction.atomic(using=using, savepoint=False):
-        Job.objects.using(using).bulk_create(jobs)
+        if connections[using].features.can_return_rows_from_bulk_insert:
+            Job.objects.using(using).bulk_create(jobs)
+        else:
+            # A database that cannot say which ids a multi-row insert took (MySQL): one by one.
+            for job in jobs:
+                job.save(using=using, force_insert=True)
         due, scheduled = [], []
         for job in jobs:
             if job.scheduled_at is not None and job.scheduled_at > now:

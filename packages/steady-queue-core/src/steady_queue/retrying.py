@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
+# Each database's module in steady_queue.sql knows its own lock errors.
+from steady_queue.sql import is_lock_error
+
 logger = logging.getLogger("steady_queue.db")
 
 
@@ -20,12 +23,6 @@ def close_thread_connections():
     """Drop this thread's database connections: the next query opens a fresh one."""
     for connection in connections.all(initialized_only=True):
         connection.close()
-
-
-def is_lock_error(error):
-    """SQLite's "database is locked", or a deadlock PostgreSQL broke by failing this transaction."""
-    message = str(error).lower()
-    return "database is locked" in message or "database table is locked" in message or "deadlock" in message
 
 
 @dataclass(frozen=True)

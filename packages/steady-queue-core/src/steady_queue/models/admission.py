@@ -6,16 +6,17 @@ release of blocked jobs), so concurrency limits hold whichever way a job arrives
 
 from itertools import groupby
 
-from django.db import connections
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Least
 from django.utils import timezone
 
-from steady_queue.db import queue_database, retry_on_lock, skip_locked, write_transaction
+from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 
 from .blocked_execution import BlockedExecution
 from .job import Job
 from .ready_execution import ReadyExecution
 from .semaphore import Semaphore, acquire, delete_expired
+from .tables import dialect
 
 
 def admit(jobs, now):
@@ -52,49 +53,23 @@ def release_slot(job, now):
     """The job no longer holds its slot: hand it to the next blocked job of the key, or give it back.
 
     Called in the transaction that records the job's outcome, so a slot is released exactly once.
-    Plain SQL rather than the ORM: it runs for every finished limited task, and the ORM's own cost
-    was most of the worker's time there.
+    In the database's own SQL where it has it: this runs for every finished limited task, and the
+    ORM's own cost was most of the worker's time there.
     """
-    connection = connections[queue_database()]
-    adapt = connection.ops.adapt_datetimefield_value
-    expires, stamp = adapt(now + job.concurrency_duration), adapt(now)
-    semaphore, blocked, ready = (
-        Semaphore._meta.db_table,
-        BlockedExecution._meta.db_table,
-        ReadyExecution._meta.db_table,
-    )
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    with connection.cursor() as cursor:
-        # Give the slot back first: this locks the key's semaphore row until the transaction ends,
-        # so no enqueue can slip in between and the hand-over below is safe.
-        cursor.execute(
-            f"UPDATE {semaphore} SET value = CASE WHEN value + 1 > %s THEN %s ELSE value + 1 END, "
-            f"expires_at = %s, updated_at = %s WHERE key = %s",
-            [job.concurrency_limit, job.concurrency_limit, expires, stamp, job.concurrency_key],
-        )
-        if cursor.rowcount == 0:
+    sql = dialect()
+    if sql.hands_over_slots_in_sql:
+        if not sql.hand_over_slot(job, now):
             # The semaphore expired and was deleted meanwhile: all its slots are free again.
             unblock(job.concurrency_key, now, limit=job.concurrency_limit)
-            return
-        cursor.execute(
-            f"SELECT job_id, queue_name, priority FROM {blocked} WHERE concurrency_key = %s "
-            f"ORDER BY priority DESC, job_id LIMIT 1{skip_locked}",
-            [job.concurrency_key],
-        )
-        waiting = cursor.fetchone()
-        if waiting is None:
-            return
-        cursor.execute(
-            f"UPDATE {semaphore} SET value = value - 1, expires_at = %s, updated_at = %s WHERE key = %s AND value > 0",
-            [expires, stamp, job.concurrency_key],
-        )
-        if cursor.rowcount != 1:
-            return
-        cursor.execute(f"DELETE FROM {blocked} WHERE job_id = %s", [waiting[0]])
-        cursor.execute(
-            f"INSERT INTO {ready} (job_id, queue_name, priority, created_at) VALUES (%s, %s, %s, %s)",
-            [waiting[0], waiting[1], waiting[2], stamp],
-        )
+        return
+    # Give the slot back first: the update locks the key's semaphore row until the transaction
+    # ends, so no enqueue can slip in before the next blocked job takes the slot.
+    given_back = Semaphore.objects.filter(key=job.concurrency_key).update(
+        value=Least(F("value") + 1, job.concurrency_limit),
+        expires_at=now + job.concurrency_duration,
+        updated_at=now,
+    )
+    unblock(job.concurrency_key, now, limit=1 if given_back else job.concurrency_limit)
 
 
 def unblock(key, now, limit=None):

@@ -1,12 +1,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connections, models
+from django.db import models
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from steady_queue.db import lock, queue_database, retry_on_lock, write_transaction
+from steady_queue.db import lock, retry_on_lock, write_transaction
 
 from .execution import Execution
 from .failed_execution import FailedExecution
@@ -53,24 +53,23 @@ def finish_many(successes, process_id, worker_name, *, preserve):
 
     Only jobs whose claim is still this process's are recorded (see ClaimedExecution).
     """
-    from steady_queue.sql import for_connection
+    from .tables import dialect
 
-    using = queue_database()
-    vendor_sql = for_connection(using)
-    if vendor_sql is None:
+    sql = dialect()
+    if not sql.finishes_in_sql:
         recorded = set()
-        with write_transaction(using):
+        with write_transaction(sql.alias):
             for s in successes:
                 if finish(s.job, process_id, worker_name, s.started_at, s.return_value, preserve=preserve):
                     recorded.add(s.job_id)
         return recorded
     limited = [s for s in successes if s.job.concurrency_key]
     unique = [s.job for s in successes if s.job.unique_key]
-    if not limited and not unique and vendor_sql.WRITES_ARE_SINGLE_STATEMENTS:
+    if not limited and not unique and sql.single_statement_writes:
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
-        return vendor_sql.finish(connections[using], process_id, worker_name, successes, preserve)
-    with write_transaction(using):
-        recorded = vendor_sql.finish(connections[using], process_id, worker_name, successes, preserve)
+        return sql.finish(process_id, worker_name, successes, preserve)
+    with write_transaction(sql.alias):
+        recorded = sql.finish(process_id, worker_name, successes, preserve)
         # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
         now = timezone.now()
         # So are the keys of @unique tasks held until they finish (see steady_queue.uniqueness).

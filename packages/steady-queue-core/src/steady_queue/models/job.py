@@ -1,6 +1,6 @@
 import secrets
 
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 
 
@@ -65,6 +65,29 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.task_path} #{self.pk}"
+
+
+def jobs_from_rows(using, attnames, rows):
+    """Job instances from rows a statement of steady_queue.sql read (values in ``attnames`` order).
+
+    Values pass through the fields' converters, as the ORM's own reads do (JSON text, dates).
+    """
+    connection = connections[using]
+    fields = [Job._meta.get_field(name) for name in attnames]
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(Job._meta.db_table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if found:
+            converters.append((index, column, found))
+    jobs = []
+    for row in rows:
+        values = list(row)
+        for index, column, functions in converters:
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        jobs.append(Job.from_db(using, attnames, values))
+    return jobs
 
 
 def result_id(job):

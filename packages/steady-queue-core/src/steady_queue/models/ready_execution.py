@@ -1,13 +1,15 @@
+from contextlib import nullcontext
+
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from steady_queue import queue_patterns
-from steady_queue.db import queue_database, retry_on_lock, skip_locked, write_transaction
+from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 
 from .claimed_execution import ClaimedExecution
 from .execution import QueuedExecution
-from .job import Job
+from .job import Job, jobs_from_rows
 from .pause import Pause
 from .unique_key import release_started
 
@@ -39,22 +41,29 @@ def claim(queue_patterns, limit, process_id, paused=None):
     transactions: row locks are skipped, not waited for, where the database has them. ``paused``
     is the list of paused queues when the caller just read it (a worker reads it once per poll).
     """
-    from steady_queue.sql import for_connection
+    from .tables import dialect
 
-    using = queue_database()
-    vendor_sql = for_connection(using)
-    if vendor_sql is None:
+    sql = dialect()
+    if not sql.claims_in_sql:
         return release_started(claim_portable(queue_patterns, limit, process_id))
     if paused is None:
         paused = paused_queue_names()
+    columns = [field.attname for field in Job._meta.concrete_fields]
     jobs = []
     for pattern in queue_patterns:
         if len(jobs) >= limit:
             break
         # Each pattern's claim commits on its own: nothing spans the patterns but their order.
-        jobs += vendor_sql.claim(using, pattern, limit - len(jobs), process_id, paused)
+        with sql_transaction(sql):
+            rows = sql.claim(pattern, limit - len(jobs), process_id, paused, columns)
+        jobs += jobs_from_rows(sql.alias, columns, rows)
     # Unique tasks held until they start give their keys up now (one statement; none without them).
     return release_started(jobs)
+
+
+def sql_transaction(sql):
+    """The transaction around a hot path in SQL: none where it is one statement (a transaction of its own)."""
+    return nullcontext() if sql.single_statement_writes else write_transaction(sql.alias)
 
 
 def paused_queue_names():

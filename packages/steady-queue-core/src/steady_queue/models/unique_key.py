@@ -21,6 +21,7 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterR
 from django.utils import timezone
 
 from .job import Job, parse_result_id, result_id
+from .tables import dialect
 
 logger = logging.getLogger("steady_queue.uniqueness")
 
@@ -109,29 +110,20 @@ def claim(candidates, now, using):
 def assign(won, jobs_by_key, using):
     """Record the inserted jobs as the holders of the keys ``claim()`` won.
 
-    Plain SQL: the ORM's bulk_update builds a CASE per row and field, which took more time than
-    the rest of a large enqueue. One statement on PostgreSQL; one prepared statement run per row
-    elsewhere (in-process on SQLite).
+    In the database's own SQL where it has it: the ORM's bulk_update builds a CASE per row and
+    field, which took more time than the rest of a large enqueue.
     """
     for row in won:
         job = jobs_by_key[row.key]
         row.job_id, row.result_id = job.pk, result_id(job)
     if not won:
         return
-    connection = connections[using]
-    table = UniqueKey._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS u SET job_id = v.job_id, result_id = v.result_id "
-                "FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS v(key, job_id, result_id) WHERE u.key = v.key",
-                [[row.key for row in won], [row.job_id for row in won], [row.result_id for row in won]],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET job_id = %s, result_id = %s WHERE {connection.ops.quote_name('key')} = %s",
-                [(row.job_id, row.result_id, row.key) for row in won],
-            )
+    sql = dialect(using)
+    if sql.assigns_unique_keys_in_sql:
+        sql.assign_unique_keys(won)
+        return
+    for row in won:
+        UniqueKey.objects.using(using).filter(key=row.key).update(job_id=row.job_id, result_id=row.result_id)
 
 
 def held_until(row, job):
@@ -204,19 +196,9 @@ def release_unique_keys(jobs, now):
 def _release(jobs, now, using, *, ended):
     held = sorted({(job.unique_key, result_id(job)) for job in jobs if job.unique_key})
     keys, ids = [key for key, _ in held], [rid for _, rid in held]
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        # One statement: the rows it deletes and the rows it updates are disjoint.
-        scope = "TRUE" if ended else "NOT until_finished"
-        extend = "hold_for IS NOT NULL" + (" AND until_finished" if ended else "")
-        mine = f"key = ANY(%s) AND result_id = ANY(%s) AND expires_at IS NULL AND {scope}"
-        table = UniqueKey._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {table} WHERE {mine} AND NOT ({extend})) "
-                f"UPDATE {table} SET expires_at = %s + hold_for WHERE {mine} AND {extend}",
-                [keys, ids, now, keys, ids],
-            )
+    sql = dialect(using)
+    if sql.releases_unique_keys_in_sql:
+        sql.release_unique_keys(keys, ids, now, ended)
         return
     rows = UniqueKey.objects.using(using).filter(key__in=keys, result_id__in=ids, expires_at__isnull=True)
     if not ended:
@@ -273,10 +255,10 @@ def purge(now, batch_size=500):
 
 
 def _read(queryset):
-    # MariaDB and MySQL read a snapshot taken at the transaction's first read: a locking read sees
-    # the rows committed since, as the next round of claim() must. PostgreSQL (each statement sees
-    # what committed before it) and SQLite (one writer at a time) need no lock here.
-    if connections[queryset.db].vendor in ("postgresql", "sqlite"):
+    # Where plain reads see the snapshot of the transaction's first read (MySQL), a locking read
+    # sees the rows committed since, as the next round of claim() must. PostgreSQL (each statement
+    # sees what committed before it) and SQLite (one writer at a time) need no lock here.
+    if not dialect(queryset.db).snapshot_reads:
         return list(queryset)
     return list(queryset.select_for_update())
 

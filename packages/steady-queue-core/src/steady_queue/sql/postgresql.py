@@ -1,145 +1,175 @@
-"""PostgreSQL: single-statement claims and enqueues (data-modifying CTEs), array-bound batches."""
+"""PostgreSQL: single-statement claims, enqueues and finishes (data-modifying CTEs), array-bound batches."""
 
 from steady_queue import queue_patterns
 
-JOB = "steady_queue_job"
-READY = "steady_queue_ready_execution"
-CLAIMED = "steady_queue_claimed_execution"
-SCHEDULED = "steady_queue_scheduled_execution"
+from .base import INSERTED_JOB_COLUMNS, Dialect
 
-# Whether insert_jobs() and finish() are each one statement: atomic without a transaction around them.
-WRITES_ARE_SINGLE_STATEMENTS = True
+# SQLSTATEs of a transaction another one got in the way of: deadlock_detected,
+# serialization_failure, lock_not_available. PostgreSQL has rolled the transaction back.
+LOCK_STATES = {"40P01", "40001", "55P03"}
 
 
-def claim_sql(queue_filter, job_columns):
-    """The claim of one queue pattern: lock, move and read in one statement (one round trip, one commit)."""
-    return f"""
-        WITH picked AS (
-            SELECT job_id FROM {READY} r
-            -- Paused queues come as a parameter the planner can see (usually an empty array), so
-            -- the plan stays an ordered walk of the index under LIMIT, whatever the table statistics.
-            WHERE {queue_filter} r.queue_name <> ALL(%s::text[])
-            ORDER BY priority DESC, job_id
-            LIMIT %s
-            FOR UPDATE SKIP LOCKED
-        ), moved AS (
-            DELETE FROM {READY} r USING picked WHERE r.job_id = picked.job_id RETURNING r.job_id
-        ), claimed AS (
-            INSERT INTO {CLAIMED} (job_id, process_id, created_at)
-            SELECT job_id, %s, statement_timestamp() FROM moved
-            RETURNING job_id
-        )
-        SELECT {", ".join(f"j.{c}" for c in job_columns)} FROM {JOB} j JOIN claimed c ON c.job_id = j.id
-        ORDER BY j.priority DESC, j.id
-    """
+class PostgreSQL(Dialect):
+    wake_ups = "notify"
 
+    inserts_jobs_in_sql = True
+    claims_in_sql = True
+    finishes_in_sql = True
+    hands_over_slots_in_sql = True
+    assigns_unique_keys_in_sql = True
+    releases_unique_keys_in_sql = True
+    deletes_with_returning = True
+    single_statement_writes = True
 
-def queue_condition(pattern):
-    """SQL and parameters selecting the ready rows of one queue pattern."""
-    kind, text = queue_patterns.parse(pattern)
-    if kind == "all":
-        return "", []
-    if kind == "prefix":
-        return "starts_with(r.queue_name, %s) AND", [text]
-    return "r.queue_name = %s AND", [text]
+    @staticmethod
+    def is_lock_error(error):
+        cause = error.__cause__ if error.__cause__ is not None else error
+        return getattr(cause, "sqlstate", None) in LOCK_STATES
 
+    def queue_condition(self, pattern):
+        """SQL and parameters selecting the ready rows of one queue pattern."""
+        r = self.tables.ready
+        kind, text = queue_patterns.parse(pattern)
+        if kind == "all":
+            return "", []
+        if kind == "prefix":
+            return f"starts_with({r}.{r.queue_name}, %s) AND", [text]
+        return f"{r}.{r.queue_name} = %s AND", [text]
 
-def claim(using, pattern, limit, process_id, paused):
-    """Claim up to ``limit`` ready jobs of one queue pattern; one statement, its own transaction."""
-    from steady_queue.models import Job
-
-    condition, params = queue_condition(pattern)
-    columns = [field.column for field in Job._meta.concrete_fields]
-    return list(
-        Job.objects.using(using).raw(claim_sql(condition, columns), [*params, list(paused), limit, process_id])
-    )
-
-
-def finish(connection, process_id, worker_name, outcomes, preserve):
-    """Record successful outcomes whose claim is still this process's; return their job ids."""
-    with connection.cursor() as cursor:
-        cursor.execute(finish_sql(preserve), finish_params(process_id, worker_name, outcomes, preserve))
-        return {row[0] for row in cursor.fetchall()}
-
-
-def finish_sql(preserve):
-    if not preserve:
+    def claim_sql(self, condition, columns):
+        """The claim of one queue pattern: lock, move and read in one statement (one round trip, one commit)."""
+        j, r, c = self.tables.job, self.tables.ready, self.tables.claimed
         return f"""
-            WITH done AS (
-                DELETE FROM {CLAIMED} WHERE process_id = %s AND job_id = ANY(%s) RETURNING job_id
+            WITH picked AS (
+                SELECT {r.job_id} AS picked_id FROM {r}
+                -- Paused queues come as a parameter the planner can see (usually an empty array), so
+                -- the plan stays an ordered walk of the index under LIMIT, whatever the table statistics.
+                WHERE {condition} {r}.{r.queue_name} <> ALL(%s::text[])
+                ORDER BY {r.priority} DESC, {r.job_id}
+                LIMIT %s
+                FOR UPDATE SKIP LOCKED
+            ), moved AS (
+                DELETE FROM {r} USING picked WHERE {r}.{r.job_id} = picked.picked_id
+                RETURNING {r}.{r.job_id} AS moved_id
+            ), claimed AS (
+                INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at})
+                SELECT moved_id, %s, statement_timestamp() FROM moved
+                RETURNING {c.job_id} AS claimed_id
             )
-            DELETE FROM {JOB} WHERE id IN (SELECT job_id FROM done) RETURNING id
+            SELECT {j.columns(columns, qualified=True)} FROM {j} JOIN claimed ON claimed.claimed_id = {j}.{j.id}
+            ORDER BY {j}.{j.priority} DESC, {j}.{j.id}
         """
-    return f"""
-        WITH done AS (
-            DELETE FROM {CLAIMED} WHERE process_id = %s AND job_id = ANY(%s) RETURNING job_id
-        )
-        UPDATE {JOB} AS j SET
-            finished_at = v.finished_at,
-            started_at = COALESCE(j.started_at, v.started_at),
-            last_attempted_at = v.started_at,
-            worker_ids = j.worker_ids || to_jsonb(%s::text),
-            return_value = v.return_value
-        FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
-            AS v(id, started_at, finished_at, return_value)
-        WHERE j.id = v.id AND j.id IN (SELECT job_id FROM done)
-        RETURNING j.id
-    """
 
+    def claim(self, pattern, limit, process_id, paused, columns):
+        """Claim up to ``limit`` ready jobs of one queue pattern; rows of the jobs' ``columns``.
 
-def finish_params(process_id, worker_name, outcomes, preserve):
-    from psycopg.types.json import Jsonb
+        One statement: a transaction of its own.
+        """
+        condition, params = self.queue_condition(pattern)
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.claim_sql(condition, columns), [*params, list(paused), limit, process_id])
+            return cursor.fetchall()
 
-    ids = [o.job_id for o in outcomes]
-    if not preserve:
-        return [process_id, ids]
-    return [
-        process_id,
-        ids,
-        worker_name,
-        ids,
-        [o.started_at for o in outcomes],
-        [o.finished_at for o in outcomes],
-        [None if o.return_value is None else Jsonb(o.return_value) for o in outcomes],
-    ]
+    def finish(self, process_id, worker_name, outcomes, preserve):
+        """Record successful outcomes whose claim is still this process's; return their job ids."""
+        j, c = self.tables.job, self.tables.claimed
+        ids = [o.job_id for o in outcomes]
+        done = f"""
+            WITH done AS (
+                DELETE FROM {c} WHERE {c.process_id} = %s AND {c.job_id} = ANY(%s) RETURNING {c.job_id} AS done_id
+            )
+        """
+        if not preserve:
+            sql = done + f"DELETE FROM {j} WHERE {j.id} IN (SELECT done_id FROM done) RETURNING {j.id}"
+            params = [process_id, ids]
+        else:
+            from psycopg.types.json import Jsonb
 
+            sql = done + f"""
+                UPDATE {j} SET
+                    {j.finished_at} = v.ended,
+                    {j.started_at} = COALESCE({j}.{j.started_at}, v.began),
+                    {j.last_attempted_at} = v.began,
+                    {j.worker_ids} = {j}.{j.worker_ids} || to_jsonb(%s::text),
+                    {j.return_value} = v.returned
+                FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
+                    AS v(outcome_id, began, ended, returned)
+                WHERE {j}.{j.id} = v.outcome_id AND {j}.{j.id} IN (SELECT done_id FROM done)
+                RETURNING {j}.{j.id}
+            """
+            params = [
+                process_id, ids, worker_name, ids,
+                [o.started_at for o in outcomes],
+                [o.finished_at for o in outcomes],
+                [None if o.return_value is None else Jsonb(o.return_value) for o in outcomes],
+            ]
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {row[0] for row in cursor.fetchall()}
 
-def insert_jobs(connection, jobs, now):
-    """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
+    def insert_jobs(self, jobs, now):
+        """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
 
-    One statement whatever the number of jobs; sets each job's id.
-    """
-    from psycopg.types.json import Jsonb
+        One statement whatever the number of jobs; sets each job's id.
+        """
+        from psycopg.types.json import Jsonb
 
-    first = jobs[0]
-    due = first.scheduled_at is None or first.scheduled_at <= now
-    state = (
-        f"INSERT INTO {READY} (job_id, queue_name, priority, created_at) SELECT id, %s, %s, %s FROM j"
-        if due
-        else f"INSERT INTO {SCHEDULED} (job_id, queue_name, priority, created_at, scheduled_at) "
-        f"SELECT id, %s, %s, %s, %s FROM j"
-    )
-    sql = f"""
-        WITH j AS (
-            INSERT INTO {JOB} (token, task_path, queue_name, priority, backend, arguments, scheduled_at,
-                               created_at, max_attempts, retry_lost, worker_ids, errors)
-            SELECT t.token, %s, %s, %s, %s, a, %s, %s, %s, %s, '[]'::jsonb, '[]'::jsonb
-            FROM unnest(%s::jsonb[], %s::bigint[]) WITH ORDINALITY AS t(a, token, n) ORDER BY n
-            RETURNING id
-        ), state AS ({state})
-        SELECT id FROM j ORDER BY id
-    """
-    params = [
-        first.task_path, first.queue_name, first.priority, first.backend, first.scheduled_at, now,
-        first.max_attempts, first.retry_lost,
-        [Jsonb(job.arguments) for job in jobs],
-        [job.token for job in jobs],
-        first.queue_name, first.priority, now,
-    ]
-    if not due:
-        params.append(first.scheduled_at)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for job, (job_id,) in zip(jobs, cursor.fetchall(), strict=True):
-            job.pk = job_id
-            job._state.adding = False
+        j, r, s = self.tables.job, self.tables.ready, self.tables.scheduled
+        first = jobs[0]
+        due = first.scheduled_at is None or first.scheduled_at <= now
+        if due:
+            state = (
+                f"INSERT INTO {r} ({r.job_id}, {r.queue_name}, {r.priority}, {r.created_at}) "
+                f"SELECT new_id, %s, %s, %s FROM inserted"
+            )
+        else:
+            state = (
+                f"INSERT INTO {s} ({s.job_id}, {s.queue_name}, {s.priority}, {s.created_at}, {s.scheduled_at}) "
+                f"SELECT new_id, %s, %s, %s, %s FROM inserted"
+            )
+        sql = f"""
+            WITH inserted AS (
+                INSERT INTO {j} ({j.columns(INSERTED_JOB_COLUMNS)})
+                SELECT t.tok, %s, %s, %s, %s, t.args, %s, %s, %s, %s, '[]'::jsonb, '[]'::jsonb
+                FROM unnest(%s::jsonb[], %s::bigint[]) WITH ORDINALITY AS t(args, tok, n) ORDER BY n
+                RETURNING {j.id} AS new_id
+            ), state AS ({state})
+            SELECT new_id FROM inserted ORDER BY new_id
+        """
+        params = [
+            first.task_path, first.queue_name, first.priority, first.backend, first.scheduled_at, now,
+            first.max_attempts, first.retry_lost,
+            [Jsonb(job.arguments) for job in jobs],
+            [job.token for job in jobs],
+            first.queue_name, first.priority, now,
+        ]
+        if not due:
+            params.append(first.scheduled_at)
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for job, (job_id,) in zip(jobs, cursor.fetchall(), strict=True):
+                job.pk = job_id
+                job._state.adding = False
+
+    def assign_unique_keys(self, rows):
+        u = self.tables.unique_key
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {u} SET {u.job_id} = v.holder, {u.result_id} = v.rid "
+                f"FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS v(k, holder, rid) WHERE {u}.{u.key} = v.k",
+                [[row.key for row in rows], [row.job_id for row in rows], [row.result_id for row in rows]],
+            )
+
+    def release_unique_keys(self, keys, result_ids, now, ended):
+        """Release the keys these holders hold: delete them, or start their window (see models.unique_key)."""
+        u = self.tables.unique_key
+        # One statement: the rows it deletes and the rows it updates are disjoint.
+        scope = "TRUE" if ended else f"NOT {u.until_finished}"
+        extend = f"{u.hold_for} IS NOT NULL" + (f" AND {u.until_finished}" if ended else "")
+        mine = f"{u.key} = ANY(%s) AND {u.result_id} = ANY(%s) AND {u.expires_at} IS NULL AND {scope}"
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {u} WHERE {mine} AND NOT ({extend})) "
+                f"UPDATE {u} SET {u.expires_at} = %s + {u.hold_for} WHERE {mine} AND {extend}",
+                [keys, result_ids, now, keys, result_ids],
+            )

@@ -1,0 +1,209 @@
+"""What a database module provides, and the quoted names its SQL is written with.
+
+A ``Dialect`` answers two kinds of question for the runtime:
+
+- how the database behaves where the callers must adapt (always in force: how a write transaction
+  begins, which errors mean a lock got in the way, whether reads see a snapshot, how workers are woken);
+- which hot paths it runs in SQL of its own. Each of those flags chooses between a method here and
+  the ORM version its caller in ``steady_queue.models`` keeps. The ORM versions are correct on
+  every database Django supports: they run where a database has no module, and the test suite
+  runs them on every database with ``STEADY_QUEUE["sql_fast_paths"] = False``.
+
+Names of tables and columns are never written here: they come from the models' ``_meta``,
+quoted by the connection (``Table``), and the models build them (this package imports no model).
+"""
+
+from dataclasses import dataclass
+
+from django.db import connections, transaction
+
+
+class Table:
+    """One model's table quoted for one connection: ``{table}`` is its name, ``{table.job_id}`` a column.
+
+    Columns are looked up by attribute name (a foreign key ``job`` is ``job_id``), so SQL written
+    with them follows the models' ``db_table`` and ``db_column`` wherever those say otherwise.
+    """
+
+    def __init__(self, meta, quote):
+        self._name = quote(meta.db_table)
+        self._columns = {field.attname: quote(field.column) for field in meta.concrete_fields}
+
+    def __str__(self):
+        return self._name
+
+    def __format__(self, spec):
+        return self._name
+
+    def __getattr__(self, attname):
+        try:
+            return self.__dict__["_columns"][attname]
+        except KeyError:
+            raise AttributeError(f"{self._name} has no column for {attname!r}") from None
+
+    def columns(self, attnames, qualified=False):
+        """A comma-separated column list, each prefixed with the table's name when ``qualified``."""
+        prefix = f"{self._name}." if qualified else ""
+        return ", ".join(prefix + self._columns[name] for name in attnames)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The queue tables a dialect writes SQL for."""
+
+    job: Table
+    ready: Table
+    scheduled: Table
+    claimed: Table
+    blocked: Table
+    semaphore: Table
+    pause: Table
+    unique_key: Table
+
+
+# The flags that choose a hot path in SQL over its ORM version; STEADY_QUEUE["sql_fast_paths"] = False
+# turns them all off. Flags about how the database behaves stay on: callers are only correct with them.
+FAST_PATHS = (
+    "inserts_jobs_in_sql",
+    "claims_in_sql",
+    "finishes_in_sql",
+    "hands_over_slots_in_sql",
+    "assigns_unique_keys_in_sql",
+    "releases_unique_keys_in_sql",
+    "deletes_with_returning",
+)
+
+# The columns the fast enqueue writes; the others take their database defaults or NULL.
+INSERTED_JOB_COLUMNS = (
+    "token", "task_path", "queue_name", "priority", "backend", "arguments", "scheduled_at", "created_at",
+    "max_attempts", "retry_lost", "worker_ids", "errors",
+)
+
+
+class Dialect:
+    """A database without a module of its own: every hot path through the ORM, polling for work."""
+
+    # --- How the database behaves (always in force) ---
+
+    # A transaction's plain reads may see the snapshot of its first read (InnoDB under REPEATABLE
+    # READ): a locking read is what sees the rows committed since.
+    snapshot_reads = False
+    # How workers learn of new work between polls: "notify" (LISTEN/NOTIFY), "data_version"
+    # (a counter other connections' commits change) or None (polling alone).
+    wake_ups = None
+
+    # --- Hot paths in this database's SQL (see FAST_PATHS) ---
+
+    inserts_jobs_in_sql = False
+    claims_in_sql = False
+    finishes_in_sql = False
+    # A finished concurrency-limited task hands its slot to the next blocked task.
+    hands_over_slots_in_sql = False
+    assigns_unique_keys_in_sql = False
+    releases_unique_keys_in_sql = False
+    # DELETE ... RETURNING: take state rows and learn which were there, in one statement.
+    deletes_with_returning = False
+    # The writing hot paths (insert_jobs, claim, finish) are one statement each: atomic without a
+    # transaction around them.
+    single_statement_writes = False
+
+    def __init__(self, alias, tables, fast_paths=True):
+        self.alias = alias
+        self.tables = tables
+        if not fast_paths:
+            for flag in FAST_PATHS:
+                setattr(self, flag, False)
+
+    @staticmethod
+    def write_transaction(connection):
+        """A transaction for the runtime's writes, begun outside any other."""
+        return transaction.atomic(using=connection.alias)
+
+    @property
+    def connection(self):
+        # Looked up on each use: connections are per thread, a dialect is shared by them.
+        return connections[self.alias]
+
+    @staticmethod
+    def is_lock_error(error):
+        """Whether ``error`` (Django's wrapper or the driver's own) says a lock got in the way."""
+        return False
+
+    def adapt_datetime(self, value):
+        return self.connection.ops.adapt_datetimefield_value(value)
+
+    def marks(self, values):
+        return ", ".join(["%s"] * len(values))
+
+    # --- Portable SQL: correct on any database once names are quoted; dialects opt in by flag ---
+
+    def hand_over_slot(self, job, now):
+        """Give a finished job's concurrency slot back, and to the next blocked job of its key.
+
+        Returns False when the key's semaphore is gone (it expired: all its slots are free again),
+        for the caller to unblock the key. Runs in the transaction that records the outcome.
+        """
+        s, b, r = self.tables.semaphore, self.tables.blocked, self.tables.ready
+        expires, stamp = self.adapt_datetime(now + job.concurrency_duration), self.adapt_datetime(now)
+        limit, key = job.concurrency_limit, job.concurrency_key
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.connection.features.has_select_for_update_skip_locked else ""
+        with self.connection.cursor() as cursor:
+            # Give the slot back first: this locks the key's semaphore row until the transaction
+            # ends, so no enqueue can slip in between and the hand-over below is safe.
+            cursor.execute(
+                f"UPDATE {s} SET {s.value} = CASE WHEN {s.value} + 1 > %s THEN %s ELSE {s.value} + 1 END, "
+                f"{s.expires_at} = %s, {s.updated_at} = %s WHERE {s.key} = %s",
+                [limit, limit, expires, stamp, key],
+            )
+            if cursor.rowcount == 0:
+                return False
+            cursor.execute(
+                f"SELECT {b.job_id}, {b.queue_name}, {b.priority} FROM {b} WHERE {b.concurrency_key} = %s "
+                f"ORDER BY {b.priority} DESC, {b.job_id} LIMIT 1{skip_locked}",
+                [key],
+            )
+            waiting = cursor.fetchone()
+            if waiting is None:
+                return True
+            cursor.execute(
+                f"UPDATE {s} SET {s.value} = {s.value} - 1, {s.expires_at} = %s, {s.updated_at} = %s "
+                f"WHERE {s.key} = %s AND {s.value} > 0",
+                [expires, stamp, key],
+            )
+            if cursor.rowcount != 1:
+                return True
+            cursor.execute(f"DELETE FROM {b} WHERE {b.job_id} = %s", [waiting[0]])
+            cursor.execute(
+                f"INSERT INTO {r} ({r.job_id}, {r.queue_name}, {r.priority}, {r.created_at}) VALUES (%s, %s, %s, %s)",
+                [*waiting, stamp],
+            )
+        return True
+
+    def assign_unique_keys(self, rows):
+        """Record each won unique key's holder (rows carry key, job_id, result_id): a statement per row."""
+        u = self.tables.unique_key
+        with self.connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {u} SET {u.job_id} = %s, {u.result_id} = %s WHERE {u.key} = %s",
+                [(row.job_id, row.result_id, row.key) for row in rows],
+            )
+
+    def take(self, table, job_ids):
+        """Delete the state rows of these jobs from ``table`` (a Table); return the ids of those deleted."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {table.job_id} IN ({self.marks(job_ids)}) RETURNING {table.job_id}",
+                job_ids,
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def insert_state_rows(self, cursor, ids, first, created, scheduled):
+        """Ready rows for the jobs, or scheduled rows when ``scheduled`` (their time) is given."""
+        table = self.tables.ready if scheduled is None else self.tables.scheduled
+        names = ["job_id", "queue_name", "priority", "created_at"] + ([] if scheduled is None else ["scheduled_at"])
+        values = [first.queue_name, first.priority, created] + ([] if scheduled is None else [scheduled])
+        row_marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+        cursor.execute(
+            f"INSERT INTO {table} ({table.columns(names)}) VALUES {', '.join([row_marks] * len(ids))}",
+            [v for job_id in ids for v in (job_id, *values)],
+        )

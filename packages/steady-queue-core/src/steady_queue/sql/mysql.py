@@ -1,0 +1,155 @@
+"""MySQL 8.0.1+ and MariaDB 10.6+ (InnoDB): row locks with SKIP LOCKED, no data-modifying CTEs.
+
+Written for READ COMMITTED, Django's default isolation level here: InnoDB then locks the rows a
+statement touches and not the gaps between them, which is what kept Solid Queue's users on
+REPEATABLE READ deadlocking between an enqueue's insert and a claim's delete. The state tables
+are keyed by job id, so a claim deletes by primary key and locks exactly the rows it took.
+
+No RETURNING on MySQL: a statement that must know which rows it removed locks them first.
+"""
+
+import json
+
+from django.utils import timezone
+
+from steady_queue import queue_patterns
+
+from .base import INSERTED_JOB_COLUMNS, Dialect
+
+# ER_LOCK_WAIT_TIMEOUT and ER_LOCK_DEADLOCK: InnoDB rolled the statement (deadlock: the whole
+# transaction) back; running the transaction again is the documented remedy.
+LOCK_ERRORS = {1205, 1213}
+
+
+class MySQL(Dialect):
+    snapshot_reads = True
+
+    inserts_jobs_in_sql = True
+    claims_in_sql = True
+    finishes_in_sql = True
+    hands_over_slots_in_sql = True
+    assigns_unique_keys_in_sql = True
+
+    @staticmethod
+    def is_lock_error(error):
+        cause = error.__cause__ if error.__cause__ is not None else error
+        code = cause.args[0] if cause.args else None
+        return isinstance(code, int) and code in LOCK_ERRORS
+
+    def queue_condition(self, pattern):
+        """SQL and parameters selecting the ready rows of one queue pattern."""
+        r = self.tables.ready
+        kind, text = queue_patterns.parse(pattern)
+        if kind == "all":
+            return "", []
+        if kind == "prefix":
+            # LEFT(), not LIKE: no escaping of the pattern's own % and _.
+            return f"LEFT({r.queue_name}, %s) = %s AND", [len(text), text]
+        return f"{r.queue_name} = %s AND", [text]
+
+    def claim(self, pattern, limit, process_id, paused, columns):
+        """Claim up to ``limit`` ready jobs of one queue pattern; rows of the jobs' ``columns``.
+
+        Call inside write_transaction(): the locked rows are moved in the same transaction.
+        """
+        j, r, c = self.tables.job, self.tables.ready, self.tables.claimed
+        condition, params = self.queue_condition(pattern)
+        not_paused = f"{r.queue_name} NOT IN ({self.marks(paused)}) AND" if paused else ""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {r.job_id} FROM {r} WHERE {condition} {not_paused} TRUE "
+                f"ORDER BY {r.priority} DESC, {r.job_id} LIMIT %s FOR UPDATE SKIP LOCKED",
+                [*params, *paused, limit],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return []
+            stamp = self.adapt_datetime(timezone.now())
+            cursor.execute(
+                f"INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at}) "
+                f"VALUES {', '.join(['(%s, %s, %s)'] * len(ids))}",
+                [v for job_id in ids for v in (job_id, process_id, stamp)],
+            )
+            cursor.execute(f"DELETE FROM {r} WHERE {r.job_id} IN ({self.marks(ids)})", ids)
+            cursor.execute(
+                f"SELECT {j.columns(columns)} FROM {j} WHERE {j.id} IN ({self.marks(ids)}) "
+                f"ORDER BY {j.priority} DESC, {j.id}",
+                ids,
+            )
+            return cursor.fetchall()
+
+    def finish(self, process_id, worker_name, outcomes, preserve):
+        """Record successful outcomes whose claim is still this process's; return their job ids.
+
+        Call inside write_transaction().
+        """
+        j, c = self.tables.job, self.tables.claimed
+        adapt = self.adapt_datetime
+        ids = [o.job_id for o in outcomes]
+        with self.connection.cursor() as cursor:
+            # Lock the claims first: only this transaction may then delete them, and a pruner that
+            # failed them meanwhile has removed them, so they are not found.
+            cursor.execute(
+                f"SELECT {c.job_id} FROM {c} WHERE {c.process_id} = %s AND {c.job_id} IN ({self.marks(ids)}) "
+                f"FOR UPDATE",
+                [process_id, *ids],
+            )
+            done = {row[0] for row in cursor.fetchall()}
+            if not done:
+                return done
+            cursor.execute(f"DELETE FROM {c} WHERE {c.job_id} IN ({self.marks(done)})", list(done))
+            if not preserve:
+                cursor.execute(f"DELETE FROM {j} WHERE {j.id} IN ({self.marks(done)})", list(done))
+                return done
+            cursor.executemany(
+                f"""
+                UPDATE {j} SET
+                    {j.finished_at} = %s,
+                    {j.started_at} = COALESCE({j.started_at}, %s),
+                    {j.last_attempted_at} = %s,
+                    {j.worker_ids} = JSON_ARRAY_APPEND({j.worker_ids}, '$', %s),
+                    {j.return_value} = %s
+                WHERE {j.id} = %s
+                """,
+                [
+                    (adapt(o.finished_at), adapt(o.started_at), adapt(o.started_at), worker_name,
+                     None if o.return_value is None else json.dumps(o.return_value), o.job_id)
+                    for o in outcomes
+                    if o.job_id in done
+                ],
+            )
+        return done
+
+    def insert_jobs(self, jobs, now):
+        """Insert jobs of one task call-site and their state rows; call inside a transaction.
+
+        Two statements where INSERT ... RETURNING exists (MariaDB 10.5+); MySQL, which cannot say
+        which ids a multi-row insert took, inserts the jobs one by one. Sets each job's id.
+        """
+        j = self.tables.job
+        first = jobs[0]
+        due = first.scheduled_at is None or first.scheduled_at <= now
+        created, scheduled = self.adapt_datetime(now), self.adapt_datetime(first.scheduled_at)
+        row_marks = "(" + ", ".join(["%s"] * (len(INSERTED_JOB_COLUMNS) - 2)) + ", '[]', '[]')"
+        rows = [
+            [job.token, job.task_path, job.queue_name, job.priority, job.backend, json.dumps(job.arguments),
+             scheduled, created, job.max_attempts, job.retry_lost]
+            for job in jobs
+        ]
+        insert = f"INSERT INTO {j} ({j.columns(INSERTED_JOB_COLUMNS)}) VALUES "
+        with self.connection.cursor() as cursor:
+            if self.connection.features.can_return_rows_from_bulk_insert:
+                cursor.execute(
+                    insert + ", ".join([row_marks] * len(rows)) + f" RETURNING {j.id}",
+                    [v for row in rows for v in row],
+                )
+                ids = sorted(row[0] for row in cursor.fetchall())
+            else:
+                ids = []
+                for row in rows:
+                    cursor.execute(insert + row_marks, row)
+                    ids.append(cursor.lastrowid)
+            for job, job_id in zip(jobs, ids, strict=True):
+                job.pk = job_id
+                job._state.adding = False
+            self.insert_state_rows(cursor, ids, first, created, None if due else scheduled)
