@@ -29,16 +29,18 @@ def test_the_claim_reads_the_ready_index_in_order_without_sorting():
 
     if connection.vendor != "postgresql":
         pytest.skip("EXPLAIN plans are PostgreSQL's")
-    from steady_queue.sql.postgresql import claim_sql, queue_condition
+    from steady_queue.models.tables import dialect
     from tests.testapp import tasks
+
+    sql = dialect()
 
     tasks.add.enqueue_many([(i, i) for i in range(2000)])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE steady_queue_ready_execution")
         # For one queue either index serves (the planner picks by the statistics): both are ordered.
         for pattern, index in (("*", "sq_ready_poll_all"), ("default", "sq_ready_poll_")):
-            condition, params = queue_condition(pattern)
-            cursor.execute("EXPLAIN " + claim_sql(condition, ["id"]), [*params, [], 10, 1])
+            condition, params = sql.queue_condition(pattern)
+            cursor.execute("EXPLAIN " + sql.claim_sql(condition, ["id"]), [*params, [], 10, 1])
             plan = "\n".join(row[0] for row in cursor.fetchall())
             picked = plan.split("CTE picked", 1)[1].split("CTE moved", 1)[0]
             assert f"Index Scan using {index}" in picked, plan
