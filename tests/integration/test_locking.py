@@ -7,9 +7,10 @@ each with its own connection, collide the way two worker processes do.
 import threading
 import time
 from collections import Counter
+from functools import partial
 
 import pytest
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
@@ -18,6 +19,9 @@ from tests.runtime import in_threads
 from tests.testapp.models import Author
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Author rows live in the default database, which holds the queue only in the one-database topology.
+app_write_transaction = partial(write_transaction, DEFAULT_DB_ALIAS)
 
 
 def read_then_write(name, attempts, transaction_factory, hold=0.0, wait=0.0):
@@ -53,8 +57,8 @@ def test_on_sqlite_deferred_transactions_hit_the_lock_and_are_retried():
 def test_write_transactions_queue_for_the_lock_instead_of_failing():
     attempts = Counter()
     in_threads(
-        read_then_write("first", attempts, write_transaction, hold=0.4),
-        read_then_write("second", attempts, write_transaction, wait=0.1),
+        read_then_write("first", attempts, app_write_transaction, hold=0.4),
+        read_then_write("second", attempts, app_write_transaction, wait=0.1),
     )
     assert sorted(Author.objects.values_list("name", flat=True)) == ["first", "second"]
     assert attempts == {"first": 1, "second": 1}
@@ -69,7 +73,7 @@ def test_on_postgresql_a_deadlock_is_retried():
         @retry_on_lock
         def body():
             attempts[name] += 1
-            with write_transaction():
+            with app_write_transaction():
                 Author.objects.filter(pk=rows[0].pk).update(name=Concat(F("name"), Value(f"+{name}")))
                 if attempts[name] == 1:
                     both_locked_one_row.wait()
