@@ -1,5 +1,8 @@
 """Settings for the test suite. STEADY_QUEUE_TEST_DB picks the database: sqlite (default) or postgres.
 
+STEADY_QUEUE_TEST_DB=pgbouncer is PostgreSQL through PgBouncer in transaction pooling mode (python
+tests/pgbouncer.py start).
+
 The runtime tests start real ``manage.py steady_queue`` processes with these settings and
 STEADY_QUEUE_TEST_SUBPROCESS=1, which points them at the test database, and with
 STEADY_QUEUE_TEST_CONFIG, a JSON object used as settings.STEADY_QUEUE.
@@ -69,6 +72,34 @@ if ENGINE == "postgres":
             },
         }
     }
+elif ENGINE == "pgbouncer":
+    # The queue database goes through PgBouncer in transaction pooling mode (python tests/pgbouncer.py
+    # start), as in production behind a pooler; "direct" reaches PostgreSQL itself, for the listener's
+    # LISTEN, which needs a session of its own. The test database is created and dropped through
+    # PgBouncer by the default alias, like every other statement of the suite; "direct" is its test
+    # mirror (Django then only points its NAME at the test database), so nothing is created twice.
+    _server = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
+        "NAME": os.environ.get("PGDATABASE", "steady_queue"),
+    }
+    _test_name = os.environ.get(
+        "STEADY_QUEUE_TEST_DB_NAME", "test_steady_queue_pgb_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+    )
+    DATABASES = {
+        "default": {
+            **_server,
+            "PORT": os.environ.get("STEADY_QUEUE_PGBOUNCER_PORT", "6432"),
+            "TEST": {"NAME": _test_name},
+        },
+        "direct": {
+            **_server,
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": _test_name, "MIRROR": "default"},
+        },
+    }
 elif ENGINE == "sqlite":
     # A file, not memory: the worker tests run real processes against the same database.
     DATABASES = {
@@ -79,7 +110,7 @@ elif ENGINE == "sqlite":
         }
     }
 else:
-    raise RuntimeError(f"STEADY_QUEUE_TEST_DB must be 'sqlite' or 'postgres', not {ENGINE!r}")
+    raise RuntimeError(f"STEADY_QUEUE_TEST_DB must be 'sqlite', 'postgres' or 'pgbouncer', not {ENGINE!r}")
 
 # STEADY_QUEUE_TEST_TOPOLOGY=two-databases puts the queue's tables in a database of their own ("queue",
 # beside the application's "default"), routed by steady_queue.routers.QueueRouter.
@@ -107,6 +138,10 @@ if os.environ.get("STEADY_QUEUE_TEST_SUBPROCESS"):
 STEADY_QUEUE = json.loads(os.environ.get("STEADY_QUEUE_TEST_CONFIG", "{}"))
 if TOPOLOGY == "two-databases":
     STEADY_QUEUE.setdefault("database", "queue")
+if ENGINE == "pgbouncer":
+    # Wake-ups as a deployment behind PgBouncer should have them; the tests of the listener without its
+    # direct connection set {"listener_database": None}.
+    STEADY_QUEUE.setdefault("listener_database", "direct")
 
 TASKS = {
     "default": {

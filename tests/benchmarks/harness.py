@@ -33,7 +33,7 @@ PENDING_SQL = {
 
 
 def reset_database():
-    if os.environ.get("BENCH_DB") == "postgres":
+    if os.environ.get("BENCH_DB", "").startswith(("postgres", "pgbouncer")):
         import psycopg
 
         host, port, name = os.environ["BENCH_PG"].split(":")

@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT.parent))  # the repository root, for tests.pgbouncer
 import pgcluster  # noqa: E402
 
 PEERS = {
@@ -52,10 +53,20 @@ ROWS = [
     # Retries and a timeout configured, every task succeeding: the success path pays nothing for them.
     ("drain, PostgreSQL, tasks with max_attempts and timeout (tasks/s)", "drain_guarded", "postgres", DRAIN,
      "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.95), "high"),
+    # The same server through PgBouncer in transaction mode (pgbouncer: the listener connects
+    # directly; pgbouncer-polling: no direct listener, the workers poll every 0.1 s).
+    ("drain, PgBouncer, listener direct (tasks/s)", "drain", "pgbouncer", DRAIN,
+     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.8), "high"),
+    ("drain, PgBouncer, no direct listener (tasks/s)", "drain", "pgbouncer-polling", DRAIN,
+     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.8), "high"),
+    ("enqueue->start p50, PgBouncer, listener direct (ms)", "latency", "pgbouncer", {"n": 200}, "p50_ms", 10, "low"),
+    ("enqueue->start p50, PgBouncer, no direct listener (ms)", "latency", "pgbouncer-polling", {"n": 200},
+     "p50_ms", 100, "low"),
 ]
 # Scenarios of Steady Queue's own features, which the peers do not have.
 OURS_ONLY = {"drain_guarded"}
 QUICK = {"n": 0.2, "seconds": 0.5}
+BOUNCER_PORT = int(os.environ.get("BENCH_PGBOUNCER_PORT", "56432"))
 
 
 def python_for(library, rebuild=False):
@@ -75,6 +86,7 @@ def measure(library, config, scenario, database, arguments, pg_address, quick):
            "BENCH_DB": database, "PYTHONWARNINGS": "ignore"}
     name = library.split(" ")[0].replace("-", "_").replace(".", "_")
     env["BENCH_PG"] = f"{pg_address}:bench_{name}"
+    env["BENCH_PGBOUNCER"] = f"127.0.0.1:{BOUNCER_PORT}"
     env["BENCH_SQLITE"] = f"/tmp/bench_{name}.sqlite3"
     args = []
     for key, value in {**config, **arguments}.items():
@@ -123,6 +135,10 @@ def main():
     runs = 1 if options.quick else options.runs
 
     pg_address, pg_version = pgcluster.start()
+    if any(row[2].startswith("pgbouncer") for row in ROWS):
+        from tests import pgbouncer
+
+        pgbouncer.start(BOUNCER_PORT, server_port=int(pg_address.split(":")[1]))
     columns = [("steady-queue-0.3.0", {}), ("django-tasks-db", {}),
                ("steady-queue (defaults)", {}), ("steady-queue (tuned)", TUNED)]
     if options.only:
@@ -132,7 +148,7 @@ def main():
     started = time.monotonic()
     for label, scenario, database, arguments, field, _target, _better in ROWS:
         for library, config in columns:
-            if scenario in OURS_ONLY and not library.startswith("steady-queue ("):
+            if (scenario in OURS_ONLY or database.startswith("pgbouncer")) and not library.startswith("steady-queue ("):
                 continue
             key = (library, scenario, database, json.dumps(arguments, sort_keys=True))
             if key not in cache:

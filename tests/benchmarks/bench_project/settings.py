@@ -1,6 +1,8 @@
 """One Django project for every library under test; BENCH_LIBRARY picks which one is installed.
 
 BENCH_DB: sqlite or postgres. BENCH_SQLITE: the SQLite file. BENCH_PG: host:port:dbname.
+BENCH_DB pgbouncer: the same PostgreSQL database through PgBouncer (BENCH_PGBOUNCER: host:port), with
+a direct alias for the listener; pgbouncer-polling: through PgBouncer, no direct listener.
 BENCH_CONFIG: Steady Queue's STEADY_QUEUE as JSON (workers, threads...).
 """
 
@@ -13,7 +15,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DEBUG = False
 
-if os.environ.get("BENCH_DB", "sqlite") == "postgres":
+if os.environ.get("BENCH_DB", "sqlite") in ("postgres", "pgbouncer", "pgbouncer-polling"):
     host, port, name = os.environ.get("BENCH_PG", "127.0.0.1:5432:steady_queue_bench").split(":")
     DATABASES = {
         "default": {
@@ -60,6 +62,13 @@ else:
     INSTALLED_APPS = ["steady_queue", "bench_project"]
     TASKS = {"default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": []}}
     STEADY_QUEUE = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+
+if os.environ.get("BENCH_DB", "").startswith("pgbouncer"):
+    DATABASES["direct"] = dict(DATABASES["default"])
+    bouncer_host, bouncer_port = os.environ["BENCH_PGBOUNCER"].split(":")
+    DATABASES["default"].update(HOST=bouncer_host, PORT=bouncer_port)
+    if os.environ["BENCH_DB"] == "pgbouncer":
+        STEADY_QUEUE["listener_database"] = "direct"
 
 LOGGING = {
     "version": 1,

@@ -91,3 +91,53 @@ def check_conflicting_distribution():
             id="steady_queue.W001",
         )
     ]
+
+
+POOLER_PORTS = {"6432"}  # PgBouncer's default port
+POOLER_HOST_WORDS = ("pgbouncer", "pooler", "pgcat", "supavisor")
+
+
+@checks.register(checks.Tags.compatibility)
+def check_pooled_queue_database(app_configs=None, **kwargs):
+    """Warn when the queue database looks like a transaction-pooling PgBouncer (by its port or host name).
+
+    Only a guess from the settings: checks do not query the database. What a pooled queue database
+    needs is in the PgBouncer page of the documentation.
+    """
+    config = parse(getattr(settings, "STEADY_QUEUE", None))
+    if config.errors:
+        return []
+    return pooler_warnings(config.database, settings.DATABASES[config.database], config.listener_database)
+
+
+def pooler_warnings(alias, database, listener_database):
+    """The warnings for a queue database with these DATABASES settings."""
+    host, port = str(database.get("HOST") or ""), str(database.get("PORT") or "")
+    if "postgresql" not in database.get("ENGINE", "") or not (
+        port in POOLER_PORTS or any(word in host.lower() for word in POOLER_HOST_WORDS)
+    ):
+        return []
+    where = f"The queue database {alias!r} ({host or 'localhost'}:{port or '5432'}) looks like a connection pooler"
+    warnings = []
+    if listener_database is None:
+        warnings.append(
+            checks.Warning(
+                f"{where}, and the workers would LISTEN through it: behind PgBouncer in transaction mode "
+                "notifications never arrive and the workers only poll.",
+                hint="Set STEADY_QUEUE['listener_database'] to a DATABASES alias that connects to PostgreSQL "
+                "directly (workers probe it and warn when notifications do not arrive).",
+                id="steady_queue.W002",
+            )
+        )
+    if database.get("OPTIONS", {}).get("prepare_threshold") is not None:
+        warnings.append(
+            checks.Warning(
+                f"{where}, and OPTIONS['prepare_threshold'] turns on psycopg's server-side prepared statements, "
+                "which a transaction-pooling PgBouncer before 1.21 mixes up between clients "
+                "('prepared statement \"_pg3_0\" already exists', '... does not exist').",
+                hint="Remove 'prepare_threshold' from OPTIONS (Django's default, None, prepares nothing), or set "
+                "max_prepared_statements in PgBouncer 1.21 or newer.",
+                id="steady_queue.W003",
+            )
+        )
+    return warnings
