@@ -43,12 +43,22 @@ def configure(database):
 
 
 def reset_database():
+    """Every database of the run empty and migrated: the application's and, with two, the queue's."""
+    from django.db import DEFAULT_DB_ALIAS
+
+    from steady_queue.db import queue_database
+
+    for alias in dict.fromkeys([DEFAULT_DB_ALIAS, queue_database()]):
+        _reset_one(alias)
+
+
+def _reset_one(alias):
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connections
 
     connections.close_all()
-    database = settings.DATABASES["default"]
+    database = settings.DATABASES[alias]
     if database["ENGINE"].endswith("sqlite3"):
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(str(database["NAME"]) + suffix).unlink(missing_ok=True)
@@ -59,7 +69,7 @@ def reset_database():
                              password=database["PASSWORD"], dbname="postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {database['NAME']} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {database['NAME']}")
-    call_command("migrate", verbosity=0)
+    call_command("migrate", database=alias, verbosity=0)
 
 
 def Supervisor(log_dir, config=None, env=None):
@@ -371,14 +381,22 @@ def main():
     parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", help="comma-separated scenario numbers")
+    parser.add_argument(
+        "--topology",
+        choices=["one-database", "two-databases"],
+        default=os.environ.get("STEADY_QUEUE_TEST_TOPOLOGY", "one-database"),
+        help="two-databases: the queue's tables in a database of their own (tests/settings.py)",
+    )
     options = parser.parse_args()
+    # Read by tests/settings.py, here and in every supervisor the scenarios start.
+    os.environ["STEADY_QUEUE_TEST_TOPOLOGY"] = options.topology
     configure(options.db)
     from django.db import connection
 
-    log_dir = ROOT / ".test-dbs" / f"chaos-logs-{options.db}"
+    log_dir = ROOT / ".test-dbs" / f"chaos-logs-{options.db}-{options.topology}"
     log_dir.mkdir(parents=True, exist_ok=True)
     failures = []
-    print(f"Chaos suite on {connection.vendor}{' (quick)' if options.quick else ''}")
+    print(f"Chaos suite on {connection.vendor}, {options.topology}{' (quick)' if options.quick else ''}")
     for title, scenario, vendors, targets in SCENARIOS:
         if connection.vendor not in vendors or (options.only and title.split(".")[0] not in options.only.split(",")):
             continue

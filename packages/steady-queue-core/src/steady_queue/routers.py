@@ -26,7 +26,7 @@ def _queue_alias():
 
 
 class QueueRouter:
-    """Steady Queue's reads, writes and migrations go to the queue database, and nothing else does."""
+    """The queue's reads, writes and migrations go to STEADY_QUEUE["database"]; a dedicated one holds nothing else."""
 
     def db_for_read(self, model, **hints):
         return _queue_alias() if model._meta.app_label == APP_LABEL else None
