@@ -1,6 +1,6 @@
 """The chaos suite: real supervisors killed, restarted and starved, and every task accounted for.
 
-    python tests/chaos/run.py [--db sqlite|postgres|both] [--quick]
+    python tests/chaos/run.py [--db sqlite|postgres|pgbouncer] [--quick]
 
 Prints one table of figures per scenario and database, and exits non-zero when a target is missed
 (a task missing, stuck, run twice when it must not, a limit exceeded, a tick enqueued twice...).
@@ -37,6 +37,12 @@ def configure(database):
     os.environ["STEADY_QUEUE_TEST_CONFIG"] = json.dumps(CONFIG)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     sys.path.insert(0, str(ROOT))
+    if database == "pgbouncer":
+        # PostgreSQL through PgBouncer in transaction mode, the listener direct (tests/settings.py).
+        from tests import pgbouncer
+
+        pgbouncer.start()
+        os.environ["STEADY_QUEUE_TEST_DB_NAME"] = "steady_queue_chaos_pgbouncer"
     import django
 
     django.setup()
@@ -378,7 +384,7 @@ def check(figures, targets):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "pgbouncer"], required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", help="comma-separated scenario numbers")
     parser.add_argument(
