@@ -16,10 +16,15 @@ FAILING_TRIGGER = {
         "LANGUAGE plpgsql",
         f"CREATE TRIGGER sq_test_fail BEFORE INSERT ON {READY} FOR EACH ROW EXECUTE FUNCTION sq_test_fail()",
     ],
+    "mysql": [
+        f"CREATE TRIGGER sq_test_fail BEFORE INSERT ON {READY} FOR EACH ROW "
+        "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ready insert failed'"
+    ],
 }
 DROP = {
     "sqlite": ["DROP TRIGGER sq_test_fail"],
     "postgresql": [f"DROP TRIGGER sq_test_fail ON {READY}", "DROP FUNCTION sq_test_fail()"],
+    "mysql": ["DROP TRIGGER sq_test_fail"],
 }
 
 

@@ -64,8 +64,8 @@ def test_write_transactions_queue_for_the_lock_instead_of_failing():
     assert attempts == {"first": 1, "second": 1}
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's deadlock detection")
-def test_on_postgresql_a_deadlock_is_retried():
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite locks the database, not rows: no deadlocks")
+def test_on_row_locking_databases_a_deadlock_is_retried():
     one, two = Author.objects.create(name="one"), Author.objects.create(name="two")
     attempts, both_locked_one_row = Counter(), threading.Barrier(2, timeout=10)
 
@@ -82,7 +82,39 @@ def test_on_postgresql_a_deadlock_is_retried():
         return body
 
     in_threads(update_in_order("a", (one, two)), update_in_order("b", (two, one)))
-    # PostgreSQL broke the deadlock by failing one transaction; it ran again and both committed.
+    # The database broke the deadlock by failing one transaction; it ran again and both committed.
     assert sorted(attempts.values()) == [1, 2]
     names = set(Author.objects.values_list("name", flat=True))
     assert names in ({"one+a+b", "two+a+b"}, {"one+b+a", "two+b+a"})
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="InnoDB's lock wait timeout (error 1205)")
+def test_on_mysql_a_lock_wait_timeout_is_retried():
+    author = Author.objects.create(name="held")
+    attempts, locked, waiter_retrying = Counter(), threading.Event(), threading.Event()
+
+    def holder():
+        with transaction.atomic():
+            list(Author.objects.select_for_update().filter(pk=author.pk))
+            locked.set()
+            # Keep the row until the waiter has given up once and tries again.
+            waiter_retrying.wait(timeout=30)
+
+    @retry_on_lock
+    def body():
+        attempts["waiter"] += 1
+        if attempts["waiter"] > 1:
+            waiter_retrying.set()
+        with transaction.atomic():
+            Author.objects.filter(pk=author.pk).update(name="updated")
+
+    def waiter():
+        locked.wait(timeout=30)
+        with connection.cursor() as cursor:
+            # The shortest wait InnoDB allows, so that the first try fails with 1205 in a second.
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        body()
+
+    in_threads(holder, waiter)
+    assert attempts["waiter"] >= 2
+    assert Author.objects.get(pk=author.pk).name == "updated"

@@ -3,7 +3,7 @@
 import logging
 from functools import partial
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from steady_queue.arguments import deserialize
@@ -118,12 +118,14 @@ class Scheduler(Poller):
             )
             for spec in self.specs
         ]
+        # MySQL's ON DUPLICATE KEY UPDATE names no conflict target; key is the table's one unique column.
+        names_target = connections[queue_database()].features.supports_update_conflicts_with_target
         with transaction.atomic(using=queue_database()):
             RecurringTask.objects.filter(static=True).exclude(key__in=[spec.key for spec in self.specs]).delete()
             RecurringTask.objects.bulk_create(
                 rows,
                 update_conflicts=True,
-                unique_fields=["key"],
+                unique_fields=["key"] if names_target else None,
                 update_fields=["schedule", "task_path", "arguments", "queue_name", "priority", "description",
                                "static", "updated_at"],
             )
