@@ -21,6 +21,7 @@ import time
 from django.db import connections
 
 from steady_queue.conf import get_config
+from steady_queue.sql import dialect_class
 
 logger = logging.getLogger("steady_queue.processes")
 
@@ -181,9 +182,11 @@ class SQLiteWatcher(Watcher):
 def watcher_for(using, channel, wake_up, stopping, sqlite_check_every=SQLITE_CHECK_EVERY):
     """The watcher that suits the database, started; None where there is none (or for in-memory SQLite)."""
     connection = connections[using]
-    if connection.vendor == "postgresql":
+    # The database's dialect says how its workers can be woken (steady_queue.sql).
+    wake_ups = dialect_class(connection).wake_ups
+    if wake_ups == "notify":
         listen_using = get_config().listener_database or using
         return PostgresWatcher(using, channel, wake_up, stopping, listen_using=listen_using).start()
-    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+    if wake_ups == "data_version" and not connection.is_in_memory_db():
         return SQLiteWatcher(using, channel, wake_up, stopping, sqlite_check_every).start()
     return None
