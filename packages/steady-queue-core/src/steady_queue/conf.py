@@ -51,6 +51,17 @@ DEFAULTS = {
     # False runs every hot path through the ORM instead of the database's own SQL (steady_queue.sql):
     # slower, for ruling the per-database SQL out when chasing a problem.
     "sql_fast_paths": True,
+    # The operator console (steady_queue.console); see CONSOLE_DEFAULTS.
+    "console": {},
+}
+
+CONSOLE_DEFAULTS = {
+    # Argument (and return value) keys whose values the console shows as "********": a key is masked
+    # when it contains one of these, in any case ("password" masks "db_password", "Password").
+    "masked_argument_keys": [
+        "password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "credential",
+        "private_key", "card_number", "cvv", "ssn",
+    ],
 }
 
 RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "priority", "description"}
@@ -74,6 +85,11 @@ class DispatcherConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    masked_argument_keys: tuple[str, ...] = tuple(CONSOLE_DEFAULTS["masked_argument_keys"])
+
+
+@dataclass(frozen=True)
 class Config:
     workers: tuple[WorkerConfig, ...]
     dispatchers: tuple[DispatcherConfig, ...]
@@ -89,6 +105,7 @@ class Config:
     recurring_tasks: dict = field(default_factory=dict)
     database: str = "default"
     sql_fast_paths: bool = True
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     errors: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -211,6 +228,18 @@ def _listener_database(problems, where, value, queue_alias):
     return value
 
 
+def _console(problems, where, value):
+    if not isinstance(value, dict):
+        problems.append(f"{where} must be a dict, not {value!r}.")
+        return ConsoleConfig()
+    problems.unknown_keys(where, value, CONSOLE_DEFAULTS)
+    keys = {**CONSOLE_DEFAULTS, **value}["masked_argument_keys"]
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(key, str) and key for key in keys):
+        problems.append(f"{where}['masked_argument_keys'] must be a list of non-empty strings, not {keys!r}.")
+        return ConsoleConfig()
+    return ConsoleConfig(masked_argument_keys=tuple(key.lower() for key in keys))
+
+
 def _recurring_tasks(problems, where, value):
     """Only the shape here; steady_queue.recurring_task checks schedules, tasks and arguments."""
     if not isinstance(value, dict):
@@ -265,6 +294,7 @@ def parse(raw):
         recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
         database=_database(problems, where("database"), values["database"]),
         sql_fast_paths=problems.boolean(where("sql_fast_paths"), values["sql_fast_paths"]),
+        console=_console(problems, where("console"), values["console"]),
     )
     heartbeat, threshold = config.process_heartbeat_interval, config.process_alive_threshold
     if heartbeat is not None and threshold is not None and threshold <= heartbeat:

@@ -23,3 +23,23 @@ class RecurringTask(models.Model):
 
     def __str__(self):
         return self.key
+
+
+def run_now(recurring_task):
+    """Enqueue a recurring task's call at once, outside its schedule; return ``(result, enqueued)``.
+
+    The call is the one its ticks make (task, arguments, queue, priority as last synced), but no
+    tick row is claimed: the schedule's own runs stay as they were. A ``@unique`` task whose key is
+    held enqueues nothing, as a tick would, and returns the holder's result with ``False``.
+    """
+    from django.utils.module_loading import import_string
+
+    from steady_queue.arguments import deserialize
+    from steady_queue.uniqueness import enqueue_or_find
+
+    task = import_string(recurring_task.task_path).using(
+        queue_name=recurring_task.queue_name, priority=recurring_task.priority
+    )
+    arguments = recurring_task.arguments or {}
+    args, kwargs = deserialize(arguments.get("args", []), arguments.get("kwargs", {}))
+    return enqueue_or_find(task, args, kwargs)

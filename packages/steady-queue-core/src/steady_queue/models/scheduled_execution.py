@@ -6,6 +6,7 @@ from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 from .admission import JOB_FIELDS, admit
 from .execution import QueuedExecution
 from .job import Job
+from .unique_key import release_unique_keys
 
 
 class ScheduledExecution(QueuedExecution):
@@ -39,3 +40,42 @@ def dispatch_due(batch_size):
 def next_scheduled_at():
     """When the earliest scheduled job is due, or None."""
     return ScheduledExecution.objects.order_by("scheduled_at").values_list("scheduled_at", flat=True).first()
+
+
+def _take(job_ids):
+    """Delete the scheduled rows of these jobs that are still there; return their ids, in order.
+
+    The delete is the fence against the dispatcher (and a cancel): it waits for a row another
+    transaction holds, then finds it gone, so only one of them moves the job.
+    """
+    return [pk for pk in sorted(set(job_ids)) if ScheduledExecution.objects.filter(job_id=pk).delete()[0]]
+
+
+@retry_on_lock
+def run_now(job_ids):
+    """Make scheduled jobs due now (ready, or blocked behind their concurrency limit). Returns the ids moved.
+
+    The job's ``scheduled_at`` (its ``run_after``) becomes now: it is when the operator let it run.
+    """
+    now = timezone.now()
+    with write_transaction():
+        ids = _take(job_ids)
+        if ids:
+            Job.objects.filter(pk__in=ids).update(scheduled_at=now)
+            admit(list(Job.objects.filter(pk__in=ids).only(*JOB_FIELDS)), now)
+    return ids
+
+
+@retry_on_lock
+def discard(job_ids):
+    """Delete scheduled jobs for good, before they run. Returns the ids deleted.
+
+    A scheduled job holds no concurrency slot; a unique key it holds is released as a cancel releases it.
+    """
+    now = timezone.now()
+    with write_transaction():
+        ids = _take(job_ids)
+        jobs = list(Job.objects.filter(pk__in=ids).only("token", "unique_key"))
+        release_unique_keys(jobs, now)
+        Job.objects.filter(pk__in=ids).delete()
+    return ids

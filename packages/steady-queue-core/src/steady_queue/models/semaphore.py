@@ -41,6 +41,16 @@ def acquire(key, limit, duration, count, now):
     return taken
 
 
+def acquire_over_limit(key, limit, duration, now):
+    """Take one slot of ``key``, free or not: without a free one, the value goes below zero (a debt).
+
+    Call inside a transaction. Giving slots back never raises the value above the limit, so the
+    debt is paid by the next slots given back, which no blocked job gets meanwhile.
+    """
+    if not acquire(key, limit, duration, 1, now):
+        Semaphore.objects.filter(key=key).update(value=F("value") - 1, expires_at=now + duration, updated_at=now)
+
+
 def delete_expired(now, batch_size):
     """Delete semaphores untouched past their expiry: their slots are all free again."""
     expired = list(Semaphore.objects.filter(expires_at__lt=now).values_list("pk", flat=True)[:batch_size])
