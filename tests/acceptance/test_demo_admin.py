@@ -87,3 +87,20 @@ def test_the_admin_login_page_gets_its_css_and_javascript(demo_server):
 
     assert {url: get(url)[:2] for url in stylesheets} == {url: (200, "text/css") for url in stylesheets}
     assert {url: get(url)[:2] for url in scripts} == {url: (200, "text/javascript") for url in scripts}
+
+
+def test_the_demo_mounts_the_operator_console_behind_the_admin_login(demo_server):
+    request = urllib.request.Request(f"{demo_server}/admin/steady-queue/")
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(request, timeout=10)
+    with redirect.value as response:
+        assert response.code == 302
+        assert response.headers["Location"] == "/admin/login/?next=/admin/steady-queue/"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Lets a test read a redirect instead of following it."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None

@@ -45,6 +45,10 @@ class Command(BaseCommand):
             self.stdout.write("Install the steady-queue-worker distribution to run them: see docs/installation.rst.")
             return
         self.run_worker(results, timeout)
+        self.stdout.write(
+            "See them in the operator console: python docs/example/manage.py createsuperuser, then "
+            "python docs/example/manage.py runserver and open http://127.0.0.1:8000/admin/steady-queue/"
+        )
 
     def run_worker(self, results, timeout):
         self.stdout.write(self.style.MIGRATE_HEADING("Running python manage.py steady_queue"))
