@@ -62,7 +62,13 @@ CONSOLE_DEFAULTS = {
         "password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "credential",
         "private_key", "card_number", "cvv", "ssn",
     ],
+    # The bearer token a Prometheus scraper sends to steady_queue.console.metrics (scrapers cannot log
+    # in); None: only logged-in staff with the view permission get the metrics.
+    "metrics_token": None,
 }
+
+# A token shorter than this is guessable enough to be refused.
+METRICS_TOKEN_MIN_LENGTH = 16
 
 RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "priority", "description"}
 
@@ -87,6 +93,7 @@ class DispatcherConfig:
 @dataclass(frozen=True)
 class ConsoleConfig:
     masked_argument_keys: tuple[str, ...] = tuple(CONSOLE_DEFAULTS["masked_argument_keys"])
+    metrics_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,11 +240,19 @@ def _console(problems, where, value):
         problems.append(f"{where} must be a dict, not {value!r}.")
         return ConsoleConfig()
     problems.unknown_keys(where, value, CONSOLE_DEFAULTS)
-    keys = {**CONSOLE_DEFAULTS, **value}["masked_argument_keys"]
+    values = {**CONSOLE_DEFAULTS, **value}
+    keys, token = values["masked_argument_keys"], values["metrics_token"]
     if not isinstance(keys, (list, tuple)) or not all(isinstance(key, str) and key for key in keys):
         problems.append(f"{where}['masked_argument_keys'] must be a list of non-empty strings, not {keys!r}.")
         return ConsoleConfig()
-    return ConsoleConfig(masked_argument_keys=tuple(key.lower() for key in keys))
+    if token is not None and (not isinstance(token, str) or len(token) < METRICS_TOKEN_MIN_LENGTH):
+        # The value itself stays out of the message: it is a secret, and messages end up in logs.
+        problems.append(
+            f"{where}['metrics_token'] must be None or a string of at least {METRICS_TOKEN_MIN_LENGTH} "
+            f"characters, not a {type(token).__name__}" + (f" of {len(token)}." if isinstance(token, str) else ".")
+        )
+        return ConsoleConfig()
+    return ConsoleConfig(masked_argument_keys=tuple(key.lower() for key in keys), metrics_token=token)
 
 
 def _recurring_tasks(problems, where, value):

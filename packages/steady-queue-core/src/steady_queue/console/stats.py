@@ -6,7 +6,8 @@ reads either a narrow state table, or an index range bounded by time or by ``COU
 - counts of the state tables are exact (a COUNT over the narrow table); counts that need the jobs
   table (finished and cancelled tasks, any count filtered by task) stop at ``COUNT_CAP`` rows;
 - queue sizes and latency read the ready table once, grouped by queue;
-- the last hour reads the jobs that ended in it, through the index on ``finished_at``.
+- the last hour reads the jobs that ended in it, through the index on ``finished_at``;
+- recent failures read the last rows of the failed table by its primary key.
 """
 
 from dataclasses import dataclass, field
@@ -207,3 +208,36 @@ def process_counts(now=None):
         total=Count("pk"), stale=Count("pk", filter=Q(last_heartbeat_at__lt=silent_since))
     )
     return {row["kind"]: (row["total"], row["stale"]) for row in rows}
+
+
+@dataclass(frozen=True)
+class Failure:
+    pk: int
+    task_path: str
+    queue_name: str
+    failed_at: datetime
+    # The last error's class path and message; empty for a failure recorded without one.
+    error_class: str
+    message: str
+
+
+def recent_failures(limit=5):
+    """The last ``limit`` failed tasks, the newest job first as the failed list orders them. One query.
+
+    Read through the failed table's primary key, so the cost is ``limit`` rows whatever its size.
+    """
+    rows = (
+        FailedExecution.objects.select_related("job")
+        .only("created_at", "job__task_path", "job__queue_name", "job__errors")
+        .order_by("-pk")[:limit]
+    )
+    failures = []
+    for row in rows:
+        last = row.job.errors[-1] if row.job.errors else {}
+        failures.append(
+            Failure(
+                row.pk, row.job.task_path, row.job.queue_name, row.created_at,
+                last.get("exception_class_path", ""), last.get("message", ""),
+            )
+        )
+    return failures
