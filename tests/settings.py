@@ -1,4 +1,5 @@
-"""Settings for the test suite. STEADY_QUEUE_TEST_DB picks the database: sqlite (default) or postgres.
+"""Settings for the test suite. STEADY_QUEUE_TEST_DB picks the database: sqlite (default), postgres,
+mariadb (alias mysql; MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD) or pgbouncer.
 
 STEADY_QUEUE_TEST_DB=pgbouncer is PostgreSQL through PgBouncer in transaction pooling mode (python
 tests/pgbouncer.py start).
@@ -72,6 +73,27 @@ if ENGINE == "postgres":
             },
         }
     }
+elif ENGINE in ("mariadb", "mysql"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("MYSQL_PORT", "3306"),
+            "USER": os.environ.get("MYSQL_USER", "steady_queue"),
+            "PASSWORD": os.environ.get("MYSQL_PASSWORD", "steady_queue"),
+            "NAME": os.environ.get("MYSQL_DATABASE", "steady_queue"),
+            # Django's MySQL default, said out loud: claims rely on each statement seeing the latest
+            # committed rows, and REPEATABLE READ's gap locks would make workers wait for each other.
+            "OPTIONS": {"charset": "utf8mb4", "isolation_level": "read committed"},
+            "TEST": {
+                "NAME": os.environ.get(
+                    "STEADY_QUEUE_TEST_DB_NAME",
+                    "test_steady_queue_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8],
+                ),
+                "CHARSET": "utf8mb4",
+            },
+        }
+    }
 elif ENGINE == "pgbouncer":
     # The queue database goes through PgBouncer in transaction pooling mode (python tests/pgbouncer.py
     # start), as in production behind a pooler; "direct" reaches PostgreSQL itself, for the listener's
@@ -110,7 +132,9 @@ elif ENGINE == "sqlite":
         }
     }
 else:
-    raise RuntimeError(f"STEADY_QUEUE_TEST_DB must be 'sqlite', 'postgres' or 'pgbouncer', not {ENGINE!r}")
+    raise RuntimeError(
+        f"STEADY_QUEUE_TEST_DB must be 'sqlite', 'postgres', 'pgbouncer' or 'mariadb', not {ENGINE!r}"
+    )
 
 # STEADY_QUEUE_TEST_TOPOLOGY=two-databases puts the queue's tables in a database of their own ("queue",
 # beside the application's "default"), routed by steady_queue.routers.QueueRouter.

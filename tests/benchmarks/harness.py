@@ -42,6 +42,17 @@ def reset_database():
                              autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {name}")
+    elif os.environ.get("BENCH_DB") == "mariadb":
+        import MySQLdb
+
+        host, port, name = os.environ["BENCH_MYSQL"].split(":")
+        conn = MySQLdb.connect(host=host, port=int(port), user=os.environ.get("MYSQL_USER", "steady_queue"),
+                               password=os.environ.get("MYSQL_PASSWORD", "steady_queue"))
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        finally:
+            conn.close()
     else:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(os.environ["BENCH_SQLITE"] + suffix).unlink(missing_ok=True)

@@ -1,6 +1,6 @@
-"""Steady Queue beside steady-queue 0.3.0 and django-tasks-db 0.13.0, on PostgreSQL and SQLite.
+"""Steady Queue beside steady-queue 0.3.0 and django-tasks-db 0.13.0, on PostgreSQL, SQLite and MariaDB.
 
-    python tests/benchmarks/run.py [--quick] [--runs 3] [--only steady-queue,...]
+    python tests/benchmarks/run.py [--quick] [--runs 3] [--only steady-queue,...] [--databases mariadb,...]
 
 The peers are installed from PyPI into their own virtual environments under tests/benchmarks/.venvs
 (they share import names with Steady Queue, so never into the project's environment). Every
@@ -30,7 +30,7 @@ PEERS = {
     "steady-queue-0.3.0": ["steady-queue==0.3.0"],
     "django-tasks-db": ["django-tasks-db==0.13.0"],
 }
-COMMON = ["django>=6.1,<6.2", "psycopg[binary]>=3.2"]
+COMMON = ["django>=6.1,<6.2", "psycopg[binary]>=3.2", "mysqlclient>=2.2"]
 TUNED = {"threads": 3, "prefetch": 100}
 
 DRAIN = {"n": 5000, "timeout": 60}
@@ -40,6 +40,13 @@ ROWS = [
     # A drain is measured over the time its tasks take to run (start-up excluded), for 60 s at most.
     ("drain, PostgreSQL, 2 worker processes (tasks/s)", "drain", "postgres", DRAIN, "per_second", 6000, "high"),
     ("drain, SQLite, 2 worker processes (tasks/s)", "drain", "sqlite", DRAIN, "per_second", 6000, "high"),
+    # MariaDB (the machine's server, see .ci/run): no NOTIFY, so its workers poll (every 0.1 s here).
+    ("drain, MariaDB, 2 worker processes (tasks/s)", "drain", "mariadb", DRAIN, "per_second", 3000, "high"),
+    # Concurrency limits: every finish hands its key's slot to the next blocked task.
+    ("drain, PostgreSQL, limit 1 per key over 500 keys (tasks/s)", "drain_limited", "postgres", DRAIN,
+     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.5), "high"),
+    ("drain, MariaDB, limit 1 per key over 500 keys (tasks/s)", "drain_limited", "mariadb", DRAIN,
+     "per_second", ("drain, PostgreSQL, limit 1 per key over 500 keys (tasks/s)", 0.8), "high"),
     ("worker CPU per task, PostgreSQL (ms)", "drain", "postgres", DRAIN, "cpu_ms_per_task", 0.15, "low"),
     ("enqueue one at a time, PostgreSQL (/s)", "enqueue_single", "postgres", {"n": 2000}, "per_second", 1500, "high"),
     ("enqueue one at a time, SQLite (/s)", "enqueue_single", "sqlite", {"n": 2000}, "per_second", 3400, "high"),
@@ -47,6 +54,9 @@ ROWS = [
     ("enqueue->start p50, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p50_ms", 10, "low"),
     ("enqueue->start p99, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p99_ms", 50, "low"),
     ("enqueue->start p50, SQLite, idle worker (ms)", "latency", "sqlite", {"n": 200}, "p50_ms", 30, "low"),
+    # Polling every 0.1 s: half an interval at the median, an interval at worst.
+    ("enqueue->start p50, MariaDB, idle worker (ms)", "latency", "mariadb", {"n": 200}, "p50_ms", 60, "low"),
+    ("enqueue->start p99, MariaDB, idle worker (ms)", "latency", "mariadb", {"n": 200}, "p99_ms", 110, "low"),
     ("SQL statements/s from an idle host, PostgreSQL", "idle", "postgres", {"seconds": 20}, "per_second", 2, "low"),
     ("50 ms tasks, 2 processes x 10 threads (tasks/s)", "sleep", "postgres", {"n": 1000, "threads": 10, "timeout": 60},
      "per_second", 360, "high"),
@@ -64,7 +74,9 @@ ROWS = [
      "p50_ms", 100, "low"),
 ]
 # Scenarios of Steady Queue's own features, which the peers do not have.
-OURS_ONLY = {"drain_guarded"}
+OURS_ONLY = {"drain_guarded", "drain_limited"}
+# Databases a peer does not run on (steady-queue 0.3.0 is measured on PostgreSQL and SQLite only).
+PEER_DATABASES = {"steady-queue-0.3.0": {"postgres", "sqlite"}}
 QUICK = {"n": 0.2, "seconds": 0.5}
 BOUNCER_PORT = int(os.environ.get("BENCH_PGBOUNCER_PORT", "56432"))
 
@@ -88,6 +100,8 @@ def measure(library, config, scenario, database, arguments, pg_address, quick):
     env["BENCH_PG"] = f"{pg_address}:bench_{name}"
     env["BENCH_PGBOUNCER"] = f"127.0.0.1:{BOUNCER_PORT}"
     env["BENCH_SQLITE"] = f"/tmp/bench_{name}.sqlite3"
+    mysql_server = f"{os.environ.get('MYSQL_HOST', '127.0.0.1')}:{os.environ.get('MYSQL_PORT', '3306')}"
+    env["BENCH_MYSQL"] = f"{mysql_server}:bench_{name}"
     args = []
     for key, value in {**config, **arguments}.items():
         if quick and key in QUICK:
@@ -117,6 +131,19 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
+def mariadb_version():
+    import MySQLdb
+
+    connection = MySQLdb.connect(host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
+                                 port=int(os.environ.get("MYSQL_PORT", "3306")),
+                                 user=os.environ.get("MYSQL_USER", "steady_queue"),
+                                 password=os.environ.get("MYSQL_PASSWORD", "steady_queue"))
+    try:
+        return connection.get_server_info()
+    finally:
+        connection.close()
+
+
 def fmt(value, field):
     if value is None:
         return "n/a"
@@ -131,11 +158,13 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", help="comma-separated libraries: steady-queue,steady-queue-0.3.0,django-tasks-db")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--databases", help="comma-separated: only the rows on these (postgres,sqlite,mariadb,...)")
     options = parser.parse_args()
     runs = 1 if options.quick else options.runs
+    rows = [row for row in ROWS if not options.databases or row[2] in options.databases.split(",")]
 
     pg_address, pg_version = pgcluster.start()
-    if any(row[2].startswith("pgbouncer") for row in ROWS):
+    if any(row[2].startswith("pgbouncer") for row in rows):
         from tests import pgbouncer
 
         pgbouncer.start(BOUNCER_PORT, server_port=int(pg_address.split(":")[1]))
@@ -146,9 +175,11 @@ def main():
         columns = [c for c in columns if c[0].split(" ")[0] in wanted]
     results, cache = {}, {}
     started = time.monotonic()
-    for label, scenario, database, arguments, field, _target, _better in ROWS:
+    for label, scenario, database, arguments, field, _target, _better in rows:
         for library, config in columns:
             if (scenario in OURS_ONLY or database.startswith("pgbouncer")) and not library.startswith("steady-queue ("):
+                continue
+            if database not in PEER_DATABASES.get(library, {database}):
                 continue
             key = (library, scenario, database, json.dumps(arguments, sort_keys=True))
             if key not in cache:
@@ -164,13 +195,15 @@ def main():
     print(f"machine: {machine()}")
     print(f"PostgreSQL {pg_version} (private server, default settings + pg_stat_statements); "
           f"SQLite {sqlite3.sqlite_version} (Django's default settings, rollback journal)")
+    if any(row[2] == "mariadb" for row in rows):
+        print(f"MariaDB {mariadb_version()} (the machine's server, default settings; READ COMMITTED)")
     for library, _ in columns:
         library_version, django_version = versions(library.split(" ")[0])
         print(f"{library}: {library_version}, Django {django_version}")
     print(f"Steady Queue tuned = {TUNED}; every library: 2 worker processes, polling 0.1 s\n")
     header = ["workload", *[c[0] for c in columns], "target", "met", "vs best peer"]
     lines = [header]
-    for label, _scenario, _db, _args, _field, target, better in ROWS:
+    for label, _scenario, _db, _args, _field, target, better in rows:
         row = [label] + [fmt(results.get((label, c[0])), _field) for c in columns]
         ours = [results.get((label, c[0])) for c in columns if c[0].startswith("steady-queue (")]
         peers = [results.get((label, c[0])) for c in columns if not c[0].startswith("steady-queue (")]

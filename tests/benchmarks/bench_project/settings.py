@@ -3,6 +3,7 @@
 BENCH_DB: sqlite or postgres. BENCH_SQLITE: the SQLite file. BENCH_PG: host:port:dbname.
 BENCH_DB pgbouncer: the same PostgreSQL database through PgBouncer (BENCH_PGBOUNCER: host:port), with
 a direct alias for the listener; pgbouncer-polling: through PgBouncer, no direct listener.
+BENCH_DB mariadb: BENCH_MYSQL host:port:dbname, user and password from MYSQL_USER and MYSQL_PASSWORD.
 BENCH_CONFIG: Steady Queue's STEADY_QUEUE as JSON (workers, threads...).
 """
 
@@ -25,6 +26,20 @@ if os.environ.get("BENCH_DB", "sqlite") in ("postgres", "pgbouncer", "pgbouncer-
             "NAME": name,
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
+        }
+    }
+elif os.environ.get("BENCH_DB") == "mariadb":
+    host, port, name = os.environ.get("BENCH_MYSQL", "127.0.0.1:3306:steady_queue_bench").split(":")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "HOST": host,
+            "PORT": port,
+            "NAME": name,
+            "USER": os.environ.get("MYSQL_USER", "steady_queue"),
+            "PASSWORD": os.environ.get("MYSQL_PASSWORD", "steady_queue"),
+            # Django's default isolation level on MySQL (READ COMMITTED), the same for every library.
+            "OPTIONS": {"charset": "utf8mb4"},
         }
     }
 else:

@@ -3,7 +3,7 @@
 import logging
 import time
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from steady_queue.db import queue_database
 from steady_queue.models import ClaimedExecution
@@ -31,6 +31,7 @@ class Worker(Poller):
         self.polling_interval = worker_config.polling_interval.total_seconds()
         self.pool = None
         self._paused, self._paused_read_at = [], float("-inf")
+        self._claims_in_doubt = False
 
     @property
     def metadata(self):
@@ -48,16 +49,35 @@ class Worker(Poller):
         self.watchdog = Watchdog(self._retire)
 
     def poll(self):
+        if self._claims_in_doubt and self.pool.idle and self.finisher.flush(timeout=0):
+            self._release_orphaned_claims()
         if not self.pool.wants_more:
             return 60  # woken by the pool the moment a thread frees up
         capacity = self.pool.capacity
-        jobs = claim(self.queues, capacity, self.process.pk, self._paused_queues())
+        try:
+            jobs = claim(self.queues, capacity, self.process.pk, self._paused_queues())
+        except DatabaseError:
+            # A claim whose connection broke during its COMMIT may have committed all the same
+            # (MariaDB commits and reports only the lost connection): its jobs would be claimed
+            # by this live process and run by none of its threads, until it stopped.
+            self._claims_in_doubt = True
+            raise
         for job in jobs:
             self.pool.submit(job)
         if len(jobs) == capacity:
             return 0  # there may be more: claim again as soon as there is room
         # The queues are empty: wait for a notification or the next poll.
         return self.watcher.polling_interval(self.polling_interval) if self.watcher else self.polling_interval
+
+    def _release_orphaned_claims(self):
+        """Put back in their queue the claims of this process that none of its threads runs."""
+        # Called with the pool idle and every outcome recorded: a claim still in this process's name
+        # can only come from a claim whose result never came back.
+        released = release_claims(ClaimedExecution.objects.filter(process_id=self.process.pk))
+        self._claims_in_doubt = False
+        if released:
+            logger.warning("Worker %s: %d task(s) claimed by a claim cut off in its commit put back in their queue",
+                           self.name, released)
 
     def sleep(self, seconds):
         super().sleep(seconds)
