@@ -107,14 +107,9 @@ class Dialect:
     # transaction around them.
     single_statement_writes = False
 
-    # The fast paths use RETURNING: a server too old for it (SQLite before 3.35) runs the ORM versions.
-    fast_paths_need_returning = False
-
     def __init__(self, alias, tables, fast_paths=True):
         self.alias = alias
         self.tables = tables
-        if self.fast_paths_need_returning and not connections[alias].features.can_return_columns_from_insert:
-            fast_paths = False
         if not fast_paths:
             for flag in FAST_PATHS:
                 setattr(self, flag, False)

@@ -21,7 +21,6 @@ INSERT_CHUNK = 500
 
 class SQLite(Dialect):
     wake_ups = "data_version"
-    fast_paths_need_returning = True
 
     inserts_jobs_in_sql = True
     claims_in_sql = True
