@@ -162,6 +162,10 @@ if os.environ.get("STEADY_QUEUE_TEST_SUBPROCESS"):
 STEADY_QUEUE = json.loads(os.environ.get("STEADY_QUEUE_TEST_CONFIG", "{}"))
 if TOPOLOGY == "two-databases":
     STEADY_QUEUE.setdefault("database", "queue")
+if os.environ.get("STEADY_QUEUE_TEST_SQL_FAST_PATHS") == "0":
+    # The ORM versions of the hot paths on this database: what a database without a module of its
+    # own in steady_queue.sql runs.
+    STEADY_QUEUE.setdefault("sql_fast_paths", False)
 if ENGINE == "pgbouncer":
     # Wake-ups as a deployment behind PgBouncer should have them; the tests of the listener without its
     # direct connection set {"listener_database": None}.
