@@ -52,9 +52,11 @@ def test_queues_flag_routes_by_name_and_prefix(start_supervisor):
 
 
 def test_a_paused_queue_is_skipped_until_resumed(start_supervisor):
+    # Paused before the worker starts: on PostgreSQL a claim already under way when a pause
+    # commits may still take from the queue (docs/running.rst), which is not what this tests.
+    pause("email")
     supervisor = start_supervisor()
     wait_for(lambda: Process.objects.filter(kind="worker").exists(), message="a worker")
-    pause("email")
     held = tasks.record_anywhere.using(queue_name="email").enqueue("held")
     passing = tasks.record_anywhere.using(queue_name="default").enqueue("passing")
     wait_for(finished(passing), message="the unpaused task")
