@@ -13,6 +13,7 @@ Names of tables and columns are never written here: they come from the models' `
 quoted by the connection (``Table``), and the models build them (this package imports no model).
 """
 
+import json
 from dataclasses import dataclass
 
 from django.db import connections, transaction
@@ -196,6 +197,45 @@ class Dialect:
                 job_ids,
             )
             return [row[0] for row in cursor.fetchall()]
+
+    def append_to_json_array(self, column):
+        """SQL appending the parameter to the JSON array in ``column`` (for finish_rows)."""
+        raise NotImplementedError
+
+    def finish_rows(self, cursor, done, worker_name, outcomes, preserve):
+        """Record the outcomes of the jobs in ``done`` (their claims just deleted): a statement per job.
+
+        For the dialects without array parameters; the caller provides the transaction.
+        """
+        j = self.tables.job
+        if not preserve:
+            cursor.execute(f"DELETE FROM {j} WHERE {j.id} IN ({self.marks(done)})", list(done))
+            return
+        adapt = self.adapt_datetime
+        cursor.executemany(
+            f"""
+            UPDATE {j} SET
+                {j.finished_at} = %s,
+                {j.started_at} = COALESCE({j.started_at}, %s),
+                {j.last_attempted_at} = %s,
+                {j.worker_ids} = {self.append_to_json_array(j.worker_ids)},
+                {j.return_value} = %s
+            WHERE {j.id} = %s
+            """,
+            [
+                (adapt(o.finished_at), adapt(o.started_at), adapt(o.started_at), worker_name,
+                 None if o.return_value is None else json.dumps(o.return_value), o.job_id)
+                for o in outcomes
+                if o.job_id in done
+            ],
+        )
+
+    def job_row(self, job, created, scheduled):
+        """The values of INSERTED_JOB_COLUMNS but the two empty arrays, adapted for this database."""
+        return [
+            job.token, job.task_path, job.queue_name, job.priority, job.backend, json.dumps(job.arguments),
+            scheduled, created, job.max_attempts, job.retry_lost,
+        ]
 
     def insert_state_rows(self, cursor, ids, first, created, scheduled):
         """Ready rows for the jobs, or scheduled rows when ``scheduled`` (their time) is given."""

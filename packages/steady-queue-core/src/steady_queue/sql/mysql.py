@@ -8,7 +8,6 @@ are keyed by job id, so a claim deletes by primary key and locks exactly the row
 No RETURNING on MySQL: a statement that must know which rows it removed locks them first.
 """
 
-import json
 
 from django.utils import timezone
 
@@ -78,13 +77,15 @@ class MySQL(Dialect):
             )
             return cursor.fetchall()
 
+    def append_to_json_array(self, column):
+        return f"JSON_ARRAY_APPEND({column}, '$', %s)"
+
     def finish(self, process_id, worker_name, outcomes, preserve):
         """Record successful outcomes whose claim is still this process's; return their job ids.
 
         Call inside write_transaction().
         """
-        j, c = self.tables.job, self.tables.claimed
-        adapt = self.adapt_datetime
+        c = self.tables.claimed
         ids = [o.job_id for o in outcomes]
         with self.connection.cursor() as cursor:
             # Lock the claims first: only this transaction may then delete them, and a pruner that
@@ -98,26 +99,7 @@ class MySQL(Dialect):
             if not done:
                 return done
             cursor.execute(f"DELETE FROM {c} WHERE {c.job_id} IN ({self.marks(done)})", list(done))
-            if not preserve:
-                cursor.execute(f"DELETE FROM {j} WHERE {j.id} IN ({self.marks(done)})", list(done))
-                return done
-            cursor.executemany(
-                f"""
-                UPDATE {j} SET
-                    {j.finished_at} = %s,
-                    {j.started_at} = COALESCE({j.started_at}, %s),
-                    {j.last_attempted_at} = %s,
-                    {j.worker_ids} = JSON_ARRAY_APPEND({j.worker_ids}, '$', %s),
-                    {j.return_value} = %s
-                WHERE {j.id} = %s
-                """,
-                [
-                    (adapt(o.finished_at), adapt(o.started_at), adapt(o.started_at), worker_name,
-                     None if o.return_value is None else json.dumps(o.return_value), o.job_id)
-                    for o in outcomes
-                    if o.job_id in done
-                ],
-            )
+            self.finish_rows(cursor, done, worker_name, outcomes, preserve)
         return done
 
     def insert_jobs(self, jobs, now):
@@ -131,11 +113,7 @@ class MySQL(Dialect):
         due = first.scheduled_at is None or first.scheduled_at <= now
         created, scheduled = self.adapt_datetime(now), self.adapt_datetime(first.scheduled_at)
         row_marks = "(" + ", ".join(["%s"] * (len(INSERTED_JOB_COLUMNS) - 2)) + ", '[]', '[]')"
-        rows = [
-            [job.token, job.task_path, job.queue_name, job.priority, job.backend, json.dumps(job.arguments),
-             scheduled, created, job.max_attempts, job.retry_lost]
-            for job in jobs
-        ]
+        rows = [self.job_row(job, created, scheduled) for job in jobs]
         insert = f"INSERT INTO {j} ({j.columns(INSERTED_JOB_COLUMNS)}) VALUES "
         with self.connection.cursor() as cursor:
             if self.connection.features.can_return_rows_from_bulk_insert:

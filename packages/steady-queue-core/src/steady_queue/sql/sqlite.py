@@ -4,7 +4,6 @@ Callers run the writes here inside write_transaction() (BEGIN IMMEDIATE), which 
 serializes claims.
 """
 
-import json
 import sqlite3
 from contextlib import contextmanager
 
@@ -103,13 +102,15 @@ class SQLite(Dialect):
             )
             return cursor.fetchall()
 
+    def append_to_json_array(self, column):
+        return f"json_insert({column}, '$[#]', %s)"
+
     def finish(self, process_id, worker_name, outcomes, preserve):
         """Record successful outcomes whose claim is still this process's; return their job ids.
 
         Call inside write_transaction().
         """
-        j, c = self.tables.job, self.tables.claimed
-        adapt = self.adapt_datetime
+        c = self.tables.claimed
         ids = [o.job_id for o in outcomes]
         with self.connection.cursor() as cursor:
             cursor.execute(
@@ -119,26 +120,7 @@ class SQLite(Dialect):
             done = {row[0] for row in cursor.fetchall()}
             if not done:
                 return done
-            if not preserve:
-                cursor.execute(f"DELETE FROM {j} WHERE {j.id} IN ({self.marks(done)})", list(done))
-                return done
-            cursor.executemany(
-                f"""
-                UPDATE {j} SET
-                    {j.finished_at} = %s,
-                    {j.started_at} = COALESCE({j.started_at}, %s),
-                    {j.last_attempted_at} = %s,
-                    {j.worker_ids} = json_insert({j.worker_ids}, '$[#]', %s),
-                    {j.return_value} = %s
-                WHERE {j.id} = %s
-                """,
-                [
-                    (adapt(o.finished_at), adapt(o.started_at), adapt(o.started_at), worker_name,
-                     None if o.return_value is None else json.dumps(o.return_value), o.job_id)
-                    for o in outcomes
-                    if o.job_id in done
-                ],
-            )
+            self.finish_rows(cursor, done, worker_name, outcomes, preserve)
         return done
 
     def insert_jobs(self, jobs, now):
@@ -154,12 +136,7 @@ class SQLite(Dialect):
         with self.connection.cursor() as cursor:
             for start in range(0, len(jobs), INSERT_CHUNK):
                 chunk = jobs[start : start + INSERT_CHUNK]
-                params = []
-                for job in chunk:
-                    params += [
-                        job.token, job.task_path, job.queue_name, job.priority, job.backend,
-                        json.dumps(job.arguments), scheduled, created, job.max_attempts, job.retry_lost,
-                    ]
+                params = [value for job in chunk for value in self.job_row(job, created, scheduled)]
                 cursor.execute(
                     f"INSERT INTO {j} ({j.columns(INSERTED_JOB_COLUMNS)}) "
                     f"VALUES {', '.join([row_marks] * len(chunk))} RETURNING {j.id}",
