@@ -9,10 +9,11 @@ This package imports no model: ``steady_queue.models.tables.dialect()`` binds a 
 queue tables' quoted names.
 """
 
-from .base import FAST_PATHS, Dialect, Table, Tables
+from .base import FAST_PATHS, Dialect
 from .mysql import MySQL
 from .postgresql import PostgreSQL
 from .sqlite import SQLite
+from .tables import Table, Tables
 
 DIALECTS = {"postgresql": PostgreSQL, "sqlite": SQLite, "mysql": MySQL}
 

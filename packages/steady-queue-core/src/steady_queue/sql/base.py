@@ -14,53 +14,11 @@ quoted by the connection (``Table``), and the models build them (this package im
 """
 
 import json
-from dataclasses import dataclass
 
 from django.db import connections, transaction
+from django.utils import timezone
 
-
-class Table:
-    """One model's table quoted for one connection: ``{table}`` is its name, ``{table.job_id}`` a column.
-
-    Columns are looked up by attribute name (a foreign key ``job`` is ``job_id``), so SQL written
-    with them follows the models' ``db_table`` and ``db_column`` wherever those say otherwise.
-    """
-
-    def __init__(self, meta, quote):
-        self._name = quote(meta.db_table)
-        self._columns = {field.attname: quote(field.column) for field in meta.concrete_fields}
-
-    def __str__(self):
-        return self._name
-
-    def __format__(self, spec):
-        return self._name
-
-    def __getattr__(self, attname):
-        try:
-            return self.__dict__["_columns"][attname]
-        except KeyError:
-            raise AttributeError(f"{self._name} has no column for {attname!r}") from None
-
-    def columns(self, attnames, qualified=False):
-        """A comma-separated column list, each prefixed with the table's name when ``qualified``."""
-        prefix = f"{self._name}." if qualified else ""
-        return ", ".join(prefix + self._columns[name] for name in attnames)
-
-
-@dataclass(frozen=True)
-class Tables:
-    """The queue tables a dialect writes SQL for."""
-
-    job: Table
-    ready: Table
-    scheduled: Table
-    claimed: Table
-    blocked: Table
-    semaphore: Table
-    pause: Table
-    unique_key: Table
-
+from steady_queue import queue_patterns
 
 # The flags that choose a hot path in SQL over its ORM version; STEADY_QUEUE["sql_fast_paths"] = False
 # turns them all off. Flags about how the database behaves stay on: callers are only correct with them.
@@ -129,6 +87,44 @@ class Dialect:
     def is_lock_error(error):
         """Whether ``error`` (Django's wrapper or the driver's own) says a lock got in the way."""
         return False
+
+    @staticmethod
+    def driver_error(error):
+        """The driver's own exception behind Django's wrapper (or the error itself)."""
+        return error.__cause__ if error.__cause__ is not None else error
+
+    def queue_condition(self, pattern):
+        """SQL and parameters selecting the ready rows of one queue pattern (empty for all queues)."""
+        r = self.tables.ready
+        column = f"{r}.{r.queue_name}"
+        kind, text = queue_patterns.parse(pattern)
+        if kind == "all":
+            return "", []
+        if kind == "prefix":
+            sql, params = self.starts_with(column, text)
+            return f"{sql} AND", params
+        return f"{column} = %s AND", [text]
+
+    def starts_with(self, column, prefix):
+        """SQL and parameters: ``column`` begins with ``prefix``, case-sensitively and without LIKE's
+        wildcards (a queue name may contain % or _)."""
+        return f"substr({column}, 1, %s) = %s", [len(prefix), prefix]
+
+    def claim_moved(self, cursor, ids, process_id, columns):
+        """Claim jobs whose ready rows this transaction just took; the jobs' ``columns``, claim order."""
+        j, c = self.tables.job, self.tables.claimed
+        stamp = self.adapt_datetime(timezone.now())
+        cursor.execute(
+            f"INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at}) "
+            f"VALUES {', '.join(['(%s, %s, %s)'] * len(ids))}",
+            [value for job_id in ids for value in (job_id, process_id, stamp)],
+        )
+        cursor.execute(
+            f"SELECT {j.columns(columns)} FROM {j} WHERE {j.id} IN ({self.marks(ids)}) "
+            f"ORDER BY {j.priority} DESC, {j.id}",
+            ids,
+        )
+        return cursor.fetchall()
 
     def adapt_datetime(self, value):
         return self.connection.ops.adapt_datetimefield_value(value)

@@ -9,9 +9,7 @@ No RETURNING on MySQL: a statement that must know which rows it removed locks th
 """
 
 
-from django.utils import timezone
 
-from steady_queue import queue_patterns
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
 
@@ -31,27 +29,20 @@ class MySQL(Dialect):
 
     @staticmethod
     def is_lock_error(error):
-        cause = error.__cause__ if error.__cause__ is not None else error
+        cause = MySQL.driver_error(error)
         code = cause.args[0] if cause.args else None
         return isinstance(code, int) and code in LOCK_ERRORS
 
-    def queue_condition(self, pattern):
-        """SQL and parameters selecting the ready rows of one queue pattern."""
-        r = self.tables.ready
-        kind, text = queue_patterns.parse(pattern)
-        if kind == "all":
-            return "", []
-        if kind == "prefix":
-            # LEFT(), not LIKE: no escaping of the pattern's own % and _.
-            return f"LEFT({r.queue_name}, %s) = %s AND", [len(text), text]
-        return f"{r.queue_name} = %s AND", [text]
+    def starts_with(self, column, prefix):
+        # LEFT(), not LIKE: no escaping of the prefix's own % and _.
+        return f"LEFT({column}, %s) = %s", [len(prefix), prefix]
 
     def claim(self, pattern, limit, process_id, paused, columns):
         """Claim up to ``limit`` ready jobs of one queue pattern; rows of the jobs' ``columns``.
 
         Call inside write_transaction(): the locked rows are moved in the same transaction.
         """
-        j, r, c = self.tables.job, self.tables.ready, self.tables.claimed
+        r = self.tables.ready
         condition, params = self.queue_condition(pattern)
         not_paused = f"{r.queue_name} NOT IN ({self.marks(paused)}) AND" if paused else ""
         with self.connection.cursor() as cursor:
@@ -63,19 +54,8 @@ class MySQL(Dialect):
             ids = [row[0] for row in cursor.fetchall()]
             if not ids:
                 return []
-            stamp = self.adapt_datetime(timezone.now())
-            cursor.execute(
-                f"INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at}) "
-                f"VALUES {', '.join(['(%s, %s, %s)'] * len(ids))}",
-                [v for job_id in ids for v in (job_id, process_id, stamp)],
-            )
             cursor.execute(f"DELETE FROM {r} WHERE {r.job_id} IN ({self.marks(ids)})", ids)
-            cursor.execute(
-                f"SELECT {j.columns(columns)} FROM {j} WHERE {j.id} IN ({self.marks(ids)}) "
-                f"ORDER BY {j.priority} DESC, {j.id}",
-                ids,
-            )
-            return cursor.fetchall()
+            return self.claim_moved(cursor, ids, process_id, columns)
 
     def append_to_json_array(self, column):
         return f"JSON_ARRAY_APPEND({column}, '$', %s)"

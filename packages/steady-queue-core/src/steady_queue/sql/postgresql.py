@@ -1,6 +1,5 @@
 """PostgreSQL: single-statement claims, enqueues and finishes (data-modifying CTEs), array-bound batches."""
 
-from steady_queue import queue_patterns
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
 
@@ -23,18 +22,10 @@ class PostgreSQL(Dialect):
 
     @staticmethod
     def is_lock_error(error):
-        cause = error.__cause__ if error.__cause__ is not None else error
-        return getattr(cause, "sqlstate", None) in LOCK_STATES
+        return getattr(PostgreSQL.driver_error(error), "sqlstate", None) in LOCK_STATES
 
-    def queue_condition(self, pattern):
-        """SQL and parameters selecting the ready rows of one queue pattern."""
-        r = self.tables.ready
-        kind, text = queue_patterns.parse(pattern)
-        if kind == "all":
-            return "", []
-        if kind == "prefix":
-            return f"starts_with({r}.{r.queue_name}, %s) AND", [text]
-        return f"{r}.{r.queue_name} = %s AND", [text]
+    def starts_with(self, column, prefix):
+        return f"starts_with({column}, %s)", [prefix]
 
     def claim_sql(self, condition, columns):
         """The claim of one queue pattern: lock, move and read in one statement (one round trip, one commit)."""

@@ -8,9 +8,6 @@ import sqlite3
 from contextlib import contextmanager
 
 from django.db import transaction
-from django.utils import timezone
-
-from steady_queue import queue_patterns
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
 
@@ -48,22 +45,11 @@ class SQLite(Dialect):
 
     @staticmethod
     def is_lock_error(error):
-        cause = error.__cause__ if error.__cause__ is not None else error
+        cause = SQLite.driver_error(error)
         if not isinstance(cause, sqlite3.OperationalError):
             return False
         message = str(cause).lower()
         return "database is locked" in message or "database table is locked" in message
-
-    def queue_condition(self, pattern):
-        """SQL and parameters selecting the ready rows of one queue pattern."""
-        r = self.tables.ready
-        kind, text = queue_patterns.parse(pattern)
-        if kind == "all":
-            return "", []
-        if kind == "prefix":
-            # substr, not LIKE: SQLite's LIKE ignores case.
-            return f"substr({r.queue_name}, 1, %s) = %s AND", [len(text), text]
-        return f"{r.queue_name} = %s AND", [text]
 
     def claim(self, pattern, limit, process_id, paused, columns):
         """Claim up to ``limit`` ready jobs of one queue pattern; rows of the jobs' ``columns``.
@@ -73,7 +59,7 @@ class SQLite(Dialect):
         claim waited for the write lock (a list read before the wait would miss it and let a task
         enqueued after the pause through).
         """
-        j, r, c, p = self.tables.job, self.tables.ready, self.tables.claimed, self.tables.pause
+        r, p = self.tables.ready, self.tables.pause
         condition, params = self.queue_condition(pattern)
         with self.connection.cursor() as cursor:
             cursor.execute(
@@ -90,17 +76,7 @@ class SQLite(Dialect):
             ids = [row[0] for row in cursor.fetchall()]
             if not ids:
                 return []
-            stamp = self.adapt_datetime(timezone.now())
-            cursor.executemany(
-                f"INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at}) VALUES (%s, %s, %s)",
-                [(job_id, process_id, stamp) for job_id in ids],
-            )
-            cursor.execute(
-                f"SELECT {j.columns(columns)} FROM {j} WHERE {j.id} IN ({self.marks(ids)}) "
-                f"ORDER BY {j.priority} DESC, {j.id}",
-                ids,
-            )
-            return cursor.fetchall()
+            return self.claim_moved(cursor, ids, process_id, columns)
 
     def append_to_json_array(self, column):
         return f"json_insert({column}, '$[#]', %s)"
