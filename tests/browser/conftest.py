@@ -18,6 +18,8 @@ from .console_data import fill_console
 CHROMIUM = os.environ.get("STEADY_QUEUE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 # The size of the documentation's screenshots: wide enough for the lists' columns, short enough to stay small.
 VIEWPORT = {"width": 1280, "height": 800}
+# A picture that must show more than a window (a task's traceback) still stops here.
+MAX_SCREENSHOT_HEIGHT = 1600
 PASSWORD = "browser-test-password"
 
 
@@ -129,12 +131,18 @@ def screenshot():
     """``screenshot(page, name)`` saves the page as name.png in STEADY_QUEUE_SCREENSHOTS, when it is set."""
     folder = os.environ.get("STEADY_QUEUE_SCREENSHOTS")
 
-    def save(page, name):
+    def save(page, name, down_to=None):
+        """``down_to``: a selector whose last match the picture must reach, past the window's height if need be."""
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
             # Cut below the content: a short page (a confirmation) is not followed by a screen of white.
             bottom = page.evaluate("document.querySelector('#content').getBoundingClientRect().bottom")
             height = min(VIEWPORT["height"], int(bottom) + 24)
-            page.screenshot(path=str(Path(folder) / f"{name}.png"), clip={**VIEWPORT, "x": 0, "y": 0, "height": height})
+            if down_to:
+                below = page.locator(down_to).last.evaluate("element => element.getBoundingClientRect().bottom")
+                height = max(height, min(int(below) + 24, MAX_SCREENSHOT_HEIGHT))
+            # full_page: the clip may reach below the window.
+            clip = {**VIEWPORT, "x": 0, "y": 0, "height": height}
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True, clip=clip)
 
     return save

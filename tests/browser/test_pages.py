@@ -73,7 +73,17 @@ def test_a_task_page_shows_its_arguments_and_its_traceback(operator, console_dat
     expect(errors).to_contain_text("Traceback")
     for label in ("Retry", "Discard…"):
         expect(page.locator(".sq-actions").get_by_text(label, exact=True)).to_be_visible()
-    screenshot(page, "task-failed")
+    # The link to the discard's confirmation is a red button, not red underlined text on a blue one.
+    discard, retry = page.locator(".sq-actions a", has_text="Discard…"), page.locator(".sq-actions input[value=Retry]")
+    expect(discard).to_have_css("text-decoration-line", "none")
+    expect(discard).to_have_css("color", computed(retry, "color"))
+    assert computed(discard, "backgroundColor") != computed(retry, "backgroundColor")
+    # Tall enough for the traceback: the page an operator opens a failure for.
+    screenshot(page, "task-failed", down_to="#content .module")
+
+
+def computed(locator, style):
+    return locator.evaluate(f"element => getComputedStyle(element).{style}")
 
 
 def test_the_workers_page_lists_the_processes_and_what_they_run(operator, console_data, screenshot):
@@ -105,11 +115,14 @@ def test_the_recurring_page_shows_the_schedule_the_last_runs_and_masks_secrets(o
     expect(page.locator("#content .module", has_text="Recurring")).to_contain_text("nightly-totals, tick of")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console bug: the task pages say section 'jobs' and the sections list names it 'jobs-index', "
-    "so Tasks is never marked as the current section (remove this mark with the fix)",
-)
 def test_the_tasks_section_is_marked_current_on_the_task_lists(operator):
     go_to_section(operator, "Tasks")
     expect(operator.locator(".sq-sections a[aria-current=page]")).to_have_text("Tasks", timeout=2_000)
+
+
+def test_the_sections_and_the_state_tabs_are_tabs_without_bullets_or_underlines(operator):
+    # The admin's stylesheet gives every "ul li" a square bullet and underlines links; these are rows of tabs.
+    go_to_section(operator, "Tasks")
+    for tabs in (".sq-sections", ".sq-tabs"):
+        expect(operator.locator(f"{tabs} li").first).to_have_css("list-style-type", "none")
+        expect(operator.locator(f"{tabs} a").first).to_have_css("text-decoration-line", "none")

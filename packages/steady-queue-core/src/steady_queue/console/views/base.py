@@ -6,13 +6,14 @@ from django.views.generic import TemplateView
 
 from steady_queue.console.access import VIEW_JOBS, VIEW_PROCESSES, VIEW_RECURRING, StaffOnly
 
-# The console's sections: label, URL name, the permission that shows them.
+# The console's sections: label, the name its pages give as their ``section``, the URL name of its
+# first page, and the permission that shows it.
 SECTIONS = [
-    ("Overview", "overview", VIEW_JOBS),
-    ("Queues", "queues", VIEW_JOBS),
-    ("Tasks", "jobs-index", VIEW_JOBS),
-    ("Workers", "workers", VIEW_PROCESSES),
-    ("Recurring tasks", "recurring", VIEW_RECURRING),
+    ("Overview", "overview", "overview", VIEW_JOBS),
+    ("Queues", "queues", "queues", VIEW_JOBS),
+    ("Tasks", "jobs", "jobs-index", VIEW_JOBS),
+    ("Workers", "workers", "workers", VIEW_PROCESSES),
+    ("Recurring tasks", "recurring", "recurring", VIEW_RECURRING),
 ]
 
 
@@ -26,8 +27,8 @@ class ConsolePage(StaffOnly, TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         sections = [
-            {"label": label, "url": reverse(f"steady_queue_console:{name}"), "active": name == self.section}
-            for label, name, permission in SECTIONS
+            {"label": label, "url": reverse(f"steady_queue_console:{url_name}"), "active": name == self.section}
+            for label, name, url_name, permission in SECTIONS
             if user.has_perm(permission)
         ]
         return {**admin.site.each_context(self.request), "title": self.title, "sections": sections, **context}
