@@ -233,6 +233,17 @@ def main():
             print("  ".join("-" * w for w in widths))
     if options.json:
         options.json.write_text(json.dumps({f"{k[0]} | {k[1]}": v for k, v in results.items()}, indent=2))
+    if not options.databases or "console" in options.databases.split(","):
+        console_pages(pg_address, options.quick)
+
+
+def console_pages(pg_address, quick):
+    """The operator console's pages at a million jobs (console.py), on the same private server."""
+    host, port = pg_address.split(":")[:2]
+    env = {**os.environ, "PGHOST": host, "PGPORT": port, "PGUSER": "postgres", "PGPASSWORD": "postgres"}
+    jobs = "100000" if quick else "1000000"
+    print("\nThe operator console, every page rendered as a superuser (target: each under 200 ms):", flush=True)
+    subprocess.run([sys.executable, str(Path(__file__).with_name("console.py")), "--jobs", jobs], env=env, check=True)
 
 
 if __name__ == "__main__":
