@@ -198,11 +198,24 @@ class Dialect:
         """SQL appending the parameter to the JSON array in ``column`` (for finish_rows)."""
         raise NotImplementedError
 
-    def finish_rows(self, cursor, done, worker_name, outcomes, preserve):
-        """Record the outcomes of the jobs in ``done`` (their claims just deleted): a statement per job.
+    def finish(self, process_id, worker_name, outcomes, preserve):
+        """Record successful outcomes whose claim is still this process's; return their job ids.
 
-        For the dialects without array parameters; the caller provides the transaction.
+        Call inside write_transaction(): the claims are taken (take_claims), then a statement per
+        job records its outcome, for the dialects without array parameters.
         """
+        with self.connection.cursor() as cursor:
+            done = self.take_claims(cursor, process_id, [o.job_id for o in outcomes])
+            if done:
+                self.finish_rows(cursor, done, worker_name, outcomes, preserve)
+        return done
+
+    def take_claims(self, cursor, process_id, job_ids):
+        """Delete the claims of these jobs that are still this process's; return their job ids."""
+        raise NotImplementedError
+
+    def finish_rows(self, cursor, done, worker_name, outcomes, preserve):
+        """Record the outcomes of the jobs in ``done`` (their claims just deleted)."""
         j = self.tables.job
         if not preserve:
             cursor.execute(f"DELETE FROM {j} WHERE {j.id} IN ({self.marks(done)})", list(done))

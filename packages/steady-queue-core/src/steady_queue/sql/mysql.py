@@ -60,26 +60,18 @@ class MySQL(Dialect):
     def append_to_json_array(self, column):
         return f"JSON_ARRAY_APPEND({column}, '$', %s)"
 
-    def finish(self, process_id, worker_name, outcomes, preserve):
-        """Record successful outcomes whose claim is still this process's; return their job ids.
-
-        Call inside write_transaction().
-        """
+    def take_claims(self, cursor, process_id, job_ids):
         c = self.tables.claimed
-        ids = [o.job_id for o in outcomes]
-        with self.connection.cursor() as cursor:
-            # Lock the claims first: only this transaction may then delete them, and a pruner that
-            # failed them meanwhile has removed them, so they are not found.
-            cursor.execute(
-                f"SELECT {c.job_id} FROM {c} WHERE {c.process_id} = %s AND {c.job_id} IN ({self.marks(ids)}) "
-                f"FOR UPDATE",
-                [process_id, *ids],
-            )
-            done = {row[0] for row in cursor.fetchall()}
-            if not done:
-                return done
+        # Lock the claims first: only this transaction may then delete them, and a pruner that
+        # failed them meanwhile has removed them, so they are not found.
+        cursor.execute(
+            f"SELECT {c.job_id} FROM {c} WHERE {c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)}) "
+            f"FOR UPDATE",
+            [process_id, *job_ids],
+        )
+        done = {row[0] for row in cursor.fetchall()}
+        if done:
             cursor.execute(f"DELETE FROM {c} WHERE {c.job_id} IN ({self.marks(done)})", list(done))
-            self.finish_rows(cursor, done, worker_name, outcomes, preserve)
         return done
 
     def insert_jobs(self, jobs, now):

@@ -81,23 +81,14 @@ class SQLite(Dialect):
     def append_to_json_array(self, column):
         return f"json_insert({column}, '$[#]', %s)"
 
-    def finish(self, process_id, worker_name, outcomes, preserve):
-        """Record successful outcomes whose claim is still this process's; return their job ids.
-
-        Call inside write_transaction().
-        """
+    def take_claims(self, cursor, process_id, job_ids):
         c = self.tables.claimed
-        ids = [o.job_id for o in outcomes]
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {c} WHERE {c.process_id} = %s AND {c.job_id} IN ({self.marks(ids)}) RETURNING {c.job_id}",
-                [process_id, *ids],
-            )
-            done = {row[0] for row in cursor.fetchall()}
-            if not done:
-                return done
-            self.finish_rows(cursor, done, worker_name, outcomes, preserve)
-        return done
+        cursor.execute(
+            f"DELETE FROM {c} WHERE {c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)}) "
+            f"RETURNING {c.job_id}",
+            [process_id, *job_ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
     def insert_jobs(self, jobs, now):
         """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
