@@ -20,11 +20,17 @@ class ClaimedExecution(Execution):
     The row is the fence for finishing: an attempt's outcome is recorded only by the transaction
     that deletes the claim, so a job whose process was pruned as dead (and whose claim was failed
     meanwhile) cannot also be reported finished, and no outcome is ever recorded twice.
+
+    ``started_at`` is the start marker: committed before the task's code is called, so a claim
+    without one is known never to have started. When its process dies, such a claim goes back to
+    its queue; a started one is failed (it may have run, in part or in full).
     """
 
     process = models.ForeignKey(
         "steady_queue.Process", null=True, on_delete=models.DB_SET_NULL, related_name="claimed_executions"
     )
+    # Not indexed: setting it is a HOT update on PostgreSQL (no index entry to add).
+    started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "steady_queue_claimed_execution"
