@@ -85,7 +85,7 @@ def registry():
 
 
 class FinisherGaveUp(BaseException):
-    """What the finisher's thread is told when finish_many raised on the test's thread.
+    """What the finisher's thread is told when finish_and_start raised on the test's thread.
 
     Not an Exception, so that the finisher drops the batch instead of recording it one by one: that
     fallback would use a connection of its own, which waits behind the test's transaction.
@@ -98,18 +98,19 @@ def run_tasks(monkeypatch):
 
     ``run_tasks(queues=("*",), limit=100, preserve=True, worker_name="worker-test", after_claim=None)``
     registers a worker process (once per name), claims at most ``limit`` jobs from ``queues`` and
-    performs each in an Attempt that hands its success to a real Finisher. ``after_claim(jobs)``, if
-    given, runs between the claim and the attempts. Every outcome is recorded when it returns.
+    performs each in an Attempt that hands its success to a real Finisher. The claims get their start
+    markers at once; ``after_claim(jobs)``, if given, runs between then and the attempts. Every
+    outcome is recorded when it returns.
 
     In a worker the Finisher records on its own thread, with that thread's database connection. A
     test here runs inside a transaction that is rolled back afterwards: another connection would not
     see the test's rows, and what it wrote would stay. Marking the tests transactional would solve
     that at a price: every table emptied after each test, which made them three to four times
     slower (about 60 ms more a test on SQLite, 150 ms on PostgreSQL). Instead, the finisher's one
-    database call, finish_many, is handed over to the test's thread, which makes it on the test's
+    database call, finish_and_start, is handed over to the test's thread, which makes it on the test's
     connection while the finisher's thread waits for the answer. Batching, retrying, task_finished
     and the lost-claim warning stay on the finisher's thread, as in a worker; production code is
-    untouched. The fallback after finish_many raised (Attempt.record_success, one success at a time,
+    untouched. The fallback after finish_and_start raised (Attempt.record_success, one success at a time,
     on the finisher's own connection) is not taken here: the error fails the test instead, and the
     tests of that path call Attempt without a finisher.
     """
@@ -119,16 +120,16 @@ def run_tasks(monkeypatch):
     from steady_queue.worker import finishing
     from steady_queue.worker.attempt import Attempt
 
-    finish_many = finishing.finish_many
+    finish_and_start = finishing.finish_and_start
     handed_over = queue.SimpleQueue()
     errors = []
 
-    def finish_many_on_the_test_thread(*args, **kwargs):
+    def finish_and_start_on_the_test_thread(*args, **kwargs):
         answer = Future()
 
         def call():
             try:
-                answer.set_result(finish_many(*args, **kwargs))
+                answer.set_result(finish_and_start(*args, **kwargs))
             except Exception as error:
                 errors.append(error)
                 answer.set_exception(FinisherGaveUp(error))
@@ -136,7 +137,7 @@ def run_tasks(monkeypatch):
         handed_over.put(call)
         return answer.result()
 
-    monkeypatch.setattr(finishing, "finish_many", finish_many_on_the_test_thread)
+    monkeypatch.setattr(finishing, "finish_and_start", finish_and_start_on_the_test_thread)
 
     def record_everything(finisher):
         while not finisher.flush(timeout=0):
@@ -151,6 +152,8 @@ def run_tasks(monkeypatch):
             "worker", worker_name, os.getpid(), socket.gethostname()
         )
         jobs = claim(list(queues), limit, process.pk)
+        # The start markers, as a worker's threads have them recorded before their tasks run.
+        finish_and_start([], [job.pk for job in jobs], process.pk, process.name, preserve=preserve)
         if after_claim is not None:
             after_claim(jobs)
         finisher = finishing.Finisher(process.pk, process.name, preserve)

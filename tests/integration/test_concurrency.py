@@ -10,12 +10,13 @@ from steady_queue.concurrency import ConcurrencyKeyError
 from steady_queue.exceptions import ProcessExitError, ProcessPrunedError
 from steady_queue.models import BlockedExecution, ClaimedExecution, Job, Process, ReadyExecution, Semaphore
 from steady_queue.models.admission import maintain_concurrency
-from steady_queue.models.claimed_execution import fail_claims
+from steady_queue.models.claimed_execution import recover_claims
 from steady_queue.models.failed_execution import retry
 from steady_queue.models.job import job_pk
 from steady_queue.models.process import prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
+from tests.claims import claim_and_start
 from tests.databases import queue_connection
 from tests.testapp import tasks
 from tests.testapp.models import Author
@@ -145,17 +146,29 @@ def test_a_retried_job_queues_for_a_slot_again(run_tasks):
 def test_a_crashed_worker_gives_its_slot_to_the_next_job(worker):
     first = tasks.one_at_a_time.enqueue("a", "1")
     second = tasks.one_at_a_time.enqueue("a", "2")
-    claim(["*"], 10, worker.pk)
+    claim_and_start(["*"], 10, worker)
     # What the supervisor does after reaping a worker that died.
     killed = ProcessExitError("worker", "w", 1, "was killed by SIGKILL")
-    fail_claims(ClaimedExecution.objects.filter(process=worker), killed, release_slots=True)
+    recover_claims(ClaimedExecution.objects.filter(process=worker), killed, release_slots=True)
     assert state(first) == "failed" and state(second) == "ready"
+
+
+def test_a_crashed_worker_puts_its_unstarted_limited_job_back_with_its_slot(worker):
+    first = tasks.one_at_a_time.enqueue("a", "1")
+    second = tasks.one_at_a_time.enqueue("a", "2")
+    claim(["*"], 10, worker.pk)
+    killed = ProcessExitError("worker", "w", 1, "was killed by SIGKILL")
+    recovered = recover_claims(ClaimedExecution.objects.filter(process=worker), killed, release_slots=True)
+    assert recovered.released == [job_pk(first.id)] and recovered.failed == []
+    # Back in its queue still holding the key's one slot: the blocked job stays blocked.
+    assert [state(first), state(second)] == ["ready", "blocked"]
+    assert free_slots("a") == 0
 
 
 def test_a_pruned_worker_keeps_its_slot_until_the_key_expires(worker):
     first = tasks.one_at_a_time.enqueue("a", "1")
     second = tasks.one_at_a_time.enqueue("a", "2")
-    claim(["*"], 10, worker.pk)
+    claim_and_start(["*"], 10, worker)
     Process.objects.filter(pk=worker.pk).update(last_heartbeat_at=timezone.now() - timedelta(hours=1))
     prune(timedelta(minutes=5))
     assert default_task_backend.get_result(first.id).errors[-1].exception_class is ProcessPrunedError

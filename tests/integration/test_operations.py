@@ -25,6 +25,7 @@ from steady_queue.models.process import fail_orphaned_claims, prune, register
 from steady_queue.models.ready_execution import claim
 from steady_queue.models.scheduled_execution import dispatch_due
 from steady_queue.queues import pause, paused_queues, resume
+from tests.claims import claim_and_start
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -137,11 +138,11 @@ def test_dispatch_moves_due_jobs_in_batches():
     assert ScheduledExecution.objects.count() == 1
 
 
-def test_pruning_fails_the_claims_of_silent_processes():
+def test_pruning_fails_the_started_claims_of_silent_processes():
     enqueued = tasks.add.enqueue(1, 1)
     silent = register("worker", "worker-silent", 99, "lost-host")
     alive = register("worker", "worker-alive", 98, "host")
-    claim(["*"], 1, silent.pk)
+    claim_and_start(["*"], 1, silent)
     Process.objects.filter(pk=silent.pk).update(last_heartbeat_at=timezone.now() - timedelta(minutes=10))
 
     assert prune(timedelta(minutes=5)) == ["worker-silent"]
@@ -153,6 +154,35 @@ def test_pruning_fails_the_claims_of_silent_processes():
     assert result.worker_ids == ["worker-silent"]
 
 
+def test_pruning_puts_the_unstarted_claims_of_silent_processes_back_in_their_queue():
+    started, unstarted = tasks.add.enqueue(1, 1), tasks.add.enqueue(2, 2)
+    silent = register("worker", "worker-silent", 99, "lost-host")
+    claim_and_start(["*"], 1, silent)
+    claim(["*"], 1, silent.pk)
+    Process.objects.filter(pk=silent.pk).update(last_heartbeat_at=timezone.now() - timedelta(minutes=10))
+
+    assert prune(timedelta(minutes=5)) == ["worker-silent"]
+    assert status(started) == TaskResultStatus.FAILED
+    assert status(unstarted) == TaskResultStatus.READY
+    assert list(ReadyExecution.objects.values_list("job_id", flat=True)) == [job_pk(unstarted.id)]
+    # Nothing of the attempt that never began is recorded against the task.
+    assert default_task_backend.get_result(unstarted.id).worker_ids == []
+    assert not ClaimedExecution.objects.exists()
+
+
+def test_a_start_marker_after_the_prune_finds_the_claim_gone():
+    from steady_queue.models.claimed_execution import finish_and_start
+
+    enqueued = tasks.add.enqueue(1, 1)
+    silent = register("worker", "worker-silent", 99, "lost-host")
+    claim(["*"], 1, silent.pk)
+    Process.objects.filter(pk=silent.pk).update(last_heartbeat_at=timezone.now() - timedelta(minutes=10))
+    prune(timedelta(minutes=5))
+    # The worker was alive after all, and was about to start the task: it must not.
+    assert finish_and_start([], [job_pk(enqueued.id)], silent.pk, silent.name, preserve=True) == (set(), set())
+    assert status(enqueued) == TaskResultStatus.READY
+
+
 def test_a_pruned_process_learns_it_from_its_heartbeat():
     process = register("worker", "worker-x", 1, "host")
     assert process.heartbeat() is True
@@ -161,14 +191,16 @@ def test_a_pruned_process_learns_it_from_its_heartbeat():
     assert process.heartbeat() is False
 
 
-def test_claims_without_a_process_are_failed():
-    enqueued = tasks.add.enqueue(1, 1)
+def test_claims_without_a_process_are_failed_if_started_else_put_back():
+    enqueued, unstarted = tasks.add.enqueue(1, 1), tasks.add.enqueue(2, 2)
     process = register("worker", "worker-gone", 1, "host")
+    claim_and_start(["*"], 1, process)
     claim(["*"], 1, process.pk)
     Process.objects.filter(pk=process.pk).delete()
-    assert ClaimedExecution.objects.get().process_id is None
+    assert {c.process_id for c in ClaimedExecution.objects.all()} == {None}
     assert fail_orphaned_claims() == [job_pk(enqueued.id)]
     assert status(enqueued) == TaskResultStatus.FAILED
+    assert status(unstarted) == TaskResultStatus.READY
 
 
 def test_deregistering_puts_claims_back_in_their_queue():

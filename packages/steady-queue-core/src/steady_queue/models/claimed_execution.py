@@ -53,37 +53,58 @@ class Success:
         return self.job.pk
 
 
-@retry_on_lock
 def finish_many(successes, process_id, worker_name, *, preserve):
     """Record many successful attempts in one transaction; return the ids of the jobs recorded.
 
     Only jobs whose claim is still this process's are recorded (see ClaimedExecution).
     """
+    return finish_and_start(successes, [], process_id, worker_name, preserve=preserve)[0]
+
+
+@retry_on_lock
+def finish_and_start(successes, start_ids, process_id, worker_name, *, preserve):
+    """Record successful attempts and the start markers of other claims, in one transaction.
+
+    Returns the job ids of (recorded, started): only claims still this process's count. A worker
+    thread records the outcome of its last task with the start of its next one, so the marker that
+    lets a crash tell unstarted claims apart costs no round trip of its own.
+    """
     from .tables import dialect
 
     sql = dialect()
+    now = timezone.now()
     if not sql.finishes_in_sql:
         recorded = set()
         with write_transaction(sql.alias):
             for s in successes:
                 if finish(s.job, process_id, worker_name, s.started_at, s.return_value, preserve=preserve):
                     recorded.add(s.job_id)
-        return recorded
+            started = _mark_started(start_ids, process_id, now)
+        return recorded, started
     limited = [s for s in successes if s.job.concurrency_key]
     unique = [s.job for s in successes if s.job.unique_key]
     if not limited and not unique and sql.single_statement_writes:
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
-        return sql.finish(process_id, worker_name, successes, preserve)
+        return sql.finish_and_start(process_id, worker_name, successes, start_ids, now, preserve)
     with write_transaction(sql.alias):
-        recorded = sql.finish(process_id, worker_name, successes, preserve)
+        recorded, started = sql.finish_and_start(process_id, worker_name, successes, start_ids, now, preserve)
         # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
-        now = timezone.now()
         # So are the keys of @unique tasks held until they finish (see steady_queue.uniqueness).
         release_unique_keys([job for job in unique if job.pk in recorded], now)
         for s in limited:
             if s.job_id in recorded:
                 _release_slot(s.job, now)
-    return recorded
+    return recorded, started
+
+
+def _mark_started(job_ids, process_id, now):
+    """The start markers through the ORM (call inside a transaction); the job ids marked."""
+    if not job_ids:
+        return set()
+    started = set(lock(ClaimedExecution.objects.filter(process_id=process_id, job_id__in=job_ids))
+                  .values_list("job_id", flat=True))
+    ClaimedExecution.objects.filter(job_id__in=started).update(started_at=now)
+    return started
 
 
 def _attempt_fields(job, worker_name, started_at, finished_at):
@@ -181,37 +202,56 @@ def _release_claim(job_id, process_id):
 @retry_on_lock
 def release_claims(claims):
     """Put claimed jobs back in their queue (a graceful stop that ran out of time). Returns the count."""
+    with write_transaction():
+        claims = list(lock(claims).select_related("job"))
+        _put_back(claims, timezone.now())
+    return len(claims)
+
+
+def _put_back(claims, now):
+    """Make claimed jobs ready again (a limited job keeps the slot it holds). Call in a transaction."""
     from .ready_execution import ReadyExecution
 
-    now = timezone.now()
-    with write_transaction():
-        job_ids = list(lock(claims).values_list("job_id", flat=True))
-        jobs = Job.objects.filter(pk__in=job_ids).only("queue_name", "priority")
-        ReadyExecution.insert_for(jobs, now)
-        ClaimedExecution.objects.filter(job_id__in=job_ids).delete()
-    return len(job_ids)
+    ReadyExecution.insert_for([claim.job for claim in claims], now)
+    ClaimedExecution.objects.filter(job_id__in=[claim.job_id for claim in claims]).delete()
+
+
+@dataclass
+class Recovered:
+    """What recover_claims() did with the claims of a lost process: job ids put back, and failed."""
+
+    released: list
+    failed: list
 
 
 @retry_on_lock
-def fail_claims(claims, error, *, release_slots):
-    """Fail claimed jobs with a ProcessLostError (their process was lost), or retry those that allow it.
+def recover_claims(claims, error, *, release_slots):
+    """Deal with the claims of a lost process: put back those that never started, fail the others.
 
-    A job retries here only with ``retry_lost`` and attempts left, after the default backoff.
-    Returns the job ids.
+    A claim without its start marker never ran: it goes back to its queue untouched. A started one
+    may have run, in part or in full, so it is not run again: it fails with ``error`` (a
+    ProcessLostError), or retries only with ``retry_lost`` and attempts left, after the default
+    backoff.
 
     ``release_slots`` says whether the process is known to be gone. A process that was only
-    declared dead (no heartbeat) may still be running the job, so its concurrency slots are left to
-    expire rather than handed to the next job: a limit is never exceeded because of a prune.
+    declared dead (no heartbeat) may still be running a started job, so its concurrency slot is left
+    to expire rather than handed to the next job: a limit is never exceeded because of a prune. (A
+    job put back keeps its slot, as a ready job does.)
     """
     from steady_queue.attempts import default_backoff
 
     now = timezone.now()
     record = error.as_record()
     with write_transaction():
+        # Locked: a start marker being written meanwhile is waited for and seen; a start marker
+        # written after this finds the claim gone, and its task is not run.
         rows = list(lock(claims).select_related("process", "job"))
-        ClaimedExecution.objects.filter(job_id__in=[c.job_id for c in rows]).delete()
+        unstarted = [claim for claim in rows if claim.started_at is None]
+        _put_back(unstarted, now)
+        started = [claim for claim in rows if claim.started_at is not None]
+        ClaimedExecution.objects.filter(job_id__in=[c.job_id for c in started]).delete()
         failed = []
-        for claim in rows:
+        for claim in started:
             job = claim.job
             worker = claim.process.name if claim.process else "unknown"
             if release_slots:
@@ -220,7 +260,7 @@ def fail_claims(claims, error, *, release_slots):
             if job.retry_lost and attempts < job.max_attempts:
                 # The task may have run, or part of it: the task asked for at-least-once here.
                 retry_at = now + timedelta(seconds=default_backoff(attempts))
-            if _record_failed_attempt(job, worker, claim.created_at, record, now, retry_at):
+            if _record_failed_attempt(job, worker, claim.started_at, record, now, retry_at):
                 failed.append(FailedExecution(job_id=job.pk, created_at=now))
         FailedExecution.objects.bulk_create(failed)
-    return [c.job_id for c in rows]
+    return Recovered(released=[c.job_id for c in unstarted], failed=[c.job_id for c in started])

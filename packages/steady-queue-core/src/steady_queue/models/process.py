@@ -7,7 +7,7 @@ from django.utils import timezone
 from steady_queue.db import lock, retry_on_lock, skip_locked, write_transaction
 from steady_queue.exceptions import ProcessMissingError, ProcessPrunedError
 
-from .claimed_execution import ClaimedExecution, fail_claims, release_claims
+from .claimed_execution import ClaimedExecution, recover_claims, release_claims
 
 logger = logging.getLogger("steady_queue.processes")
 
@@ -89,14 +89,16 @@ def _prune_batch(alive_threshold):
         stale = list(skip_locked(silent_too_long)[:PRUNE_BATCH])
         for process in stale:
             silent = (timezone.now() - process.last_heartbeat_at).total_seconds()
-            failed = fail_claims(
+            recovered = recover_claims(
                 ClaimedExecution.objects.filter(process_id=process.pk),
                 ProcessPrunedError(process.kind, process.name, process.pid, process.hostname, silent),
                 release_slots=False,
             )
             logger.warning(
-                "Pruned %s %s (pid %s on %s), silent for %.0f s; %d running task(s) marked failed",
-                process.kind, process.name, process.pid, process.hostname, silent, len(failed),
+                "Pruned %s %s (pid %s on %s), silent for %.0f s; %d started task(s) marked failed, "
+                "%d unstarted back in their queue",
+                process.kind, process.name, process.pid, process.hostname, silent,
+                len(recovered.failed), len(recovered.released),
             )
             names.append(process.name)
         Process.objects.filter(pk__in=[p.pk for p in stale]).delete()
@@ -108,11 +110,10 @@ def fail_orphaned_claims():
     """Fail claims whose process row no longer exists (its process was deleted without cleanup)."""
     with write_transaction():
         orphans = ClaimedExecution.objects.filter(process__isnull=True)
-        failed = fail_claims(
-            lock(orphans),
-            ProcessMissingError(),
-            release_slots=False,
+        recovered = recover_claims(lock(orphans), ProcessMissingError(), release_slots=False)
+    if recovered.failed or recovered.released:
+        logger.warning(
+            "Tasks whose process no longer exists: %d started marked failed, %d unstarted back in their queue",
+            len(recovered.failed), len(recovered.released),
         )
-    if failed:
-        logger.warning("Marked %d task(s) failed whose process no longer exists", len(failed))
-    return failed
+    return recovered.failed

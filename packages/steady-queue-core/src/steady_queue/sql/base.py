@@ -210,6 +210,32 @@ class Dialect:
                 self.finish_rows(cursor, done, worker_name, outcomes, preserve)
         return done
 
+    def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve):
+        """Record successful outcomes and start markers; return the job ids of (finished, started).
+
+        Call inside write_transaction(); dialects with single_statement_writes do it in one statement.
+        Only claims still this process's are finished or started.
+        """
+        finished = self.finish(process_id, worker_name, outcomes, preserve) if outcomes else set()
+        started = self.mark_started(process_id, start_ids, now) if start_ids else set()
+        return finished, started
+
+    def mark_started(self, process_id, job_ids, now):
+        """Set the start marker of these claims if still this process's; return their job ids."""
+        c = self.tables.claimed
+        lock = " FOR UPDATE" if self.connection.features.has_select_for_update else ""
+        mine = f"{c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)})"
+        with self.connection.cursor() as cursor:
+            # Locked first (where rows can be): a pruner that took the claims meanwhile has removed them.
+            cursor.execute(f"SELECT {c.job_id} FROM {c} WHERE {mine}{lock}", [process_id, *job_ids])
+            started = {row[0] for row in cursor.fetchall()}
+            if started:
+                cursor.execute(
+                    f"UPDATE {c} SET {c.started_at} = %s WHERE {c.job_id} IN ({self.marks(started)})",
+                    [self.adapt_datetime(now), *started],
+                )
+        return started
+
     def take_claims(self, cursor, process_id, job_ids):
         """Delete the claims of these jobs that are still this process's; return their job ids."""
         raise NotImplementedError

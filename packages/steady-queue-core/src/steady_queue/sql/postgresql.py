@@ -63,40 +63,69 @@ class PostgreSQL(Dialect):
 
     def finish(self, process_id, worker_name, outcomes, preserve):
         """Record successful outcomes whose claim is still this process's; return their job ids."""
+        return self.finish_and_start(process_id, worker_name, outcomes, [], None, preserve)[0]
+
+    def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve):
+        """Record outcomes and start markers of claims still this process's: one statement.
+
+        Returns the job ids of (finished, started). The two touch different claims (a task's start
+        was recorded before it ran), which one statement may change together.
+        """
+        c = self.tables.claimed
+        ctes, params, selects = [], [], []
+        if start_ids:
+            ctes.append(
+                f"started AS (UPDATE {c} SET {c.started_at} = %s WHERE {c.process_id} = %s "
+                f"AND {c.job_id} = ANY(%s) RETURNING {c.job_id} AS started_id)"
+            )
+            params += [now, process_id, start_ids]
+            selects.append("SELECT FALSE, started_id FROM started")
+        if outcomes:
+            finish_ctes, finish_params = self._finish_ctes(process_id, worker_name, outcomes, preserve)
+            ctes += finish_ctes
+            params += finish_params
+            selects.append("SELECT TRUE, finished_id FROM finished")
+        if not ctes:
+            return set(), set()
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params)
+            rows = cursor.fetchall()
+        return {job_id for done, job_id in rows if done}, {job_id for done, job_id in rows if not done}
+
+    def _finish_ctes(self, process_id, worker_name, outcomes, preserve):
         j, c = self.tables.job, self.tables.claimed
         ids = [o.job_id for o in outcomes]
-        done = f"""
-            WITH done AS (
-                DELETE FROM {c} WHERE {c.process_id} = %s AND {c.job_id} = ANY(%s) RETURNING {c.job_id} AS done_id
-            )
-        """
+        done = (
+            f"done AS (DELETE FROM {c} WHERE {c.process_id} = %s AND {c.job_id} = ANY(%s) "
+            f"RETURNING {c.job_id} AS done_id)"
+        )
         if not preserve:
-            sql = done + f"DELETE FROM {j} WHERE {j.id} IN (SELECT done_id FROM done) RETURNING {j.id}"
-            params = [process_id, ids]
-        else:
-            from psycopg.types.json import Jsonb
+            finished = f"finished AS (DELETE FROM {j} WHERE {j.id} IN (SELECT done_id FROM done) RETURNING {j.id} AS finished_id)"
+            return [done, finished], [process_id, ids]
+        from psycopg.types.json import Jsonb
 
-            sql = done + f"""
-                UPDATE {j} SET
-                    {j.finished_at} = v.ended,
-                    {j.started_at} = COALESCE({j}.{j.started_at}, v.began),
-                    {j.last_attempted_at} = v.began,
-                    {j.worker_ids} = {j}.{j.worker_ids} || to_jsonb(%s::text),
-                    {j.return_value} = v.returned
-                FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
-                    AS v(outcome_id, began, ended, returned)
-                WHERE {j}.{j.id} = v.outcome_id AND {j}.{j.id} IN (SELECT done_id FROM done)
-                RETURNING {j}.{j.id}
-            """
-            params = [
-                process_id, ids, worker_name, ids,
-                [o.started_at for o in outcomes],
-                [o.finished_at for o in outcomes],
-                [None if o.return_value is None else Jsonb(o.return_value) for o in outcomes],
-            ]
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return {row[0] for row in cursor.fetchall()}
+        finished = f"""finished AS (
+            UPDATE {j} SET
+                {j.finished_at} = v.ended,
+                {j.started_at} = COALESCE({j}.{j.started_at}, v.began),
+                {j.last_attempted_at} = v.began,
+                {j.worker_ids} = {j}.{j.worker_ids} || to_jsonb(%s::text),
+                {j.return_value} = v.returned
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[])
+                AS v(outcome_id, began, ended, returned)
+            WHERE {j}.{j.id} = v.outcome_id AND {j}.{j.id} IN (SELECT done_id FROM done)
+            RETURNING {j}.{j.id} AS finished_id
+        )"""
+        params = [
+            process_id, ids, worker_name, ids,
+            [o.started_at for o in outcomes],
+            [o.finished_at for o in outcomes],
+            [None if o.return_value is None else Jsonb(o.return_value) for o in outcomes],
+        ]
+        return [done, finished], params
+
+    def mark_started(self, process_id, job_ids, now):
+        return self.finish_and_start(process_id, None, [], job_ids, now, True)[1]
 
     def insert_jobs(self, jobs, now):
         """Insert jobs of one task call-site (they share all but their arguments) and their state rows.

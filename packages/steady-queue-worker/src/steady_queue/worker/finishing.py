@@ -1,19 +1,22 @@
-"""Group commit: successful outcomes are recorded many to a transaction, by one thread.
+"""Group commit: outcomes and start markers are recorded many to a transaction, by one thread.
 
-Pool threads hand the outcome of a task that returned to the finisher and go back to work. The
-finisher's thread records everything handed to it since its last transaction in one transaction,
-then sends Django's task_finished for each. Under load one transaction records dozens of tasks;
-when idle, an outcome is recorded at once. One thread also means one database connection.
+Pool threads hand the outcome of a task that returned to the finisher and go on to their next
+task. Before calling it, a thread has the task's start marker recorded (``start()``) and waits for
+it: the finisher's next transaction carries it together with every outcome handed over since,
+usually the outcome the same thread just handed over. So a task costs one transaction, shared by
+all the threads that ended a task meanwhile; when idle, it is recorded at once. One thread also
+means one database connection.
 
 The price: a task that returned but whose outcome was not yet committed when the process died
-is treated like any other task of a dead process (failed with ProcessExitError or
-ProcessPrunedError).
+is treated like any other started task of a dead process (failed with ProcessExitError or
+ProcessPrunedError). A claim whose start marker was not committed never ran: it goes back to
+its queue.
 """
 
 import logging
 import threading
 
-from steady_queue.models.claimed_execution import finish_many
+from steady_queue.models.claimed_execution import finish_and_start
 from steady_queue.retrying import UNTIL_RECORDED, close_thread_connections
 
 from .attempt import announce_success, warn_claim_lost
@@ -23,12 +26,24 @@ logger = logging.getLogger("steady_queue.worker")
 MAX_BATCH = 500
 
 
+class _Start:
+    """A thread waiting for a job's start marker."""
+
+    __slots__ = ("job_id", "recorded", "started")
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.recorded = False
+        self.started = False
+
+
 class Finisher:
     def __init__(self, process_id, worker_name, preserve_finished_jobs):
         self.process_id = process_id
         self.worker_name = worker_name
         self.preserve = preserve_finished_jobs
         self._pending = []
+        self._starts = []
         self._busy = False
         self._stopping = False
         self._changed = threading.Condition()
@@ -39,6 +54,19 @@ class Finisher:
         with self._changed:
             self._pending.append((attempt, success, result))
             self._changed.notify_all()
+
+    def start(self, job_id):
+        """Record the start marker of a claimed job and wait for it.
+
+        True when it is recorded; False when the claim is no longer this process's (its process
+        was declared dead and the claim dealt with): the task must not run.
+        """
+        request = _Start(job_id)
+        with self._changed:
+            self._starts.append(request)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: request.recorded)
+        return request.started
 
     def flush(self, timeout=None):
         """Wait until everything submitted so far is recorded; True if it was in time."""
@@ -56,37 +84,47 @@ class Finisher:
     def _run(self):
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._pending or self._stopping)
-                if not self._pending:
+                self._changed.wait_for(lambda: self._pending or self._starts or self._stopping)
+                if not self._pending and not self._starts:
                     break
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                starts, self._starts = self._starts, []
                 self._busy = True
+            started = set()
             try:
-                self._record(batch)
+                started = self._record(batch, [s.job_id for s in starts])
             except BaseException:
-                logger.exception("Unexpected error recording finished tasks")
+                logger.exception("Unexpected error recording finished and started tasks")
             finally:
                 with self._changed:
+                    for request in starts:
+                        request.started = request.job_id in started
+                        request.recorded = True
                     self._busy = False
                     self._changed.notify_all()
         close_thread_connections()
 
-    def _record(self, batch):
+    def _record(self, batch, start_ids):
+        """Record the batch's outcomes and the start markers; return the job ids started."""
+
         def record():
             successes = [success for _, success, _ in batch]
-            return finish_many(successes, self.process_id, self.worker_name, preserve=self.preserve)
+            return finish_and_start(successes, start_ids, self.process_id, self.worker_name, preserve=self.preserve)
 
+        what = f"record {len(batch)} finished and {len(start_ids)} started task(s)"
         try:
-            recorded = UNTIL_RECORDED.run(record, f"record {len(batch)} finished task(s)")
+            recorded, started = UNTIL_RECORDED.run(record, what)
         except Exception as error:
             # One outcome the database refuses must not cost the others: record them one by one.
+            # The starts are not retried: their threads put the claims back instead of running them.
             logger.warning("Recording %d finished task(s) together failed (%s); one by one", len(batch), error)
             close_thread_connections()
             for attempt, success, result in batch:
                 attempt.record_success(success.return_value, result)
-            return
+            return set()
         for _attempt, success, result in batch:
             if success.job_id in recorded:
                 announce_success(result, success.finished_at, success.return_value)
             else:
                 warn_claim_lost(success.job_id)
+        return started

@@ -36,12 +36,6 @@ class Pool:
             return self.size + self.prefetch - self._outstanding
 
     @property
-    def idle(self):
-        """No job running or waiting, and no thread given up on: the process holds no claim of its own."""
-        with self._lock:
-            return self._outstanding == 0 and not self._abandoned
-
-    @property
     def wants_more(self):
         """Whether to claim now: a thread is idle, and the line (if any) is short enough to refill."""
         with self._lock:

@@ -12,7 +12,7 @@ from django.db import DatabaseError, connections
 from steady_queue.conf import get_config
 from steady_queue.exceptions import ProcessExitError
 from steady_queue.models import ClaimedExecution, Process
-from steady_queue.models.claimed_execution import fail_claims, release_claims
+from steady_queue.models.claimed_execution import recover_claims, release_claims
 from steady_queue.models.process import fail_orphaned_claims, prune
 
 from .interruptible import Interruptible
@@ -213,15 +213,16 @@ class Supervisor(Registrable, Interruptible):
                     logger.info("%d unfinished task(s) of %s %s back in their queue", released, spec.kind, row.name)
                 else:
                     # The child was reaped: it is certainly gone, so its concurrency slots can be reused.
-                    failed = fail_claims(
+                    recovered = recover_claims(
                         claims,
                         ProcessExitError(spec.kind, row.name, pid, _describe(status)),
                         release_slots=True,
                     )
-                    if failed:
+                    if recovered.failed or recovered.released:
                         logger.error(
-                            "%s %s (pid %s) %s; %d running task(s) marked failed",
-                            spec.kind, row.name, pid, _describe(status), len(failed),
+                            "%s %s (pid %s) %s; %d started task(s) marked failed, %d unstarted back in their queue",
+                            spec.kind, row.name, pid, _describe(status), len(recovered.failed),
+                            len(recovered.released),
                         )
                 row.delete()
         except DatabaseError as error:

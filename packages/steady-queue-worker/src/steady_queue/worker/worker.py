@@ -32,6 +32,8 @@ class Worker(Poller):
         self.pool = None
         self._paused, self._paused_read_at = [], float("-inf")
         self._claims_in_doubt = False
+        # Ids of the jobs claimed and handed to the pool, until their thread is done with them.
+        self._held = set()
 
     @property
     def metadata(self):
@@ -49,7 +51,7 @@ class Worker(Poller):
         self.watchdog = Watchdog(self._retire)
 
     def poll(self):
-        if self._claims_in_doubt and self.pool.idle and self.finisher.flush(timeout=0):
+        if self._claims_in_doubt:
             self._release_orphaned_claims()
         if not self.pool.wants_more:
             return 60  # woken by the pool the moment a thread frees up
@@ -63,6 +65,7 @@ class Worker(Poller):
             self._claims_in_doubt = True
             raise
         for job in jobs:
+            self._held.add(job.pk)
             self.pool.submit(job)
         if len(jobs) == capacity:
             return 0  # there may be more: claim again as soon as there is room
@@ -70,10 +73,14 @@ class Worker(Poller):
         return self.watcher.polling_interval(self.polling_interval) if self.watcher else self.polling_interval
 
     def _release_orphaned_claims(self):
-        """Put back in their queue the claims of this process that none of its threads runs."""
-        # Called with the pool idle and every outcome recorded: a claim still in this process's name
+        """Put back in their queue the claims of this process that none of its threads holds."""
+        # Only this thread adds to _held, and a job leaves it after its start marker was recorded
+        # (or its claim given back): an unstarted claim in this process's name that is not held
         # can only come from a claim whose result never came back.
-        released = release_claims(ClaimedExecution.objects.filter(process_id=self.process.pk))
+        orphaned = ClaimedExecution.objects.filter(process_id=self.process.pk, started_at__isnull=True).exclude(
+            job_id__in=self._held.copy()
+        )
+        released = release_claims(orphaned)
         self._claims_in_doubt = False
         if released:
             logger.warning("Worker %s: %d task(s) claimed by a claim cut off in its commit put back in their queue",
@@ -129,6 +136,9 @@ class Worker(Poller):
 
     def _perform(self, job):
         try:
+            if not self.finisher.start(job.pk):
+                self._give_back(job)
+                return
             Attempt(
                 job,
                 process_id=self.process.pk,
@@ -138,7 +148,20 @@ class Worker(Poller):
                 watchdog=self.watchdog,
             ).perform()
         finally:
+            self._held.discard(job.pk)
             # A task may leave its connection broken; the next one starts on a fresh one.
             for connection in connections.all(initialized_only=True):
                 if connection.errors_occurred and not connection.is_usable():
                     connection.close()
+
+    def _give_back(self, job):
+        """The start marker was not recorded: the task does not run, and its claim goes back if still ours."""
+        released = self._retry_database(
+            lambda: release_claims(
+                ClaimedExecution.objects.filter(process_id=self.process.pk, job_id=job.pk, started_at__isnull=True)
+            )
+        )
+        if released:
+            logger.warning("Worker %s: job %s could not be marked started; back in its queue", self.name, job.pk)
+        else:
+            logger.warning("Worker %s: job %s was taken from this worker before it started; not run", self.name, job.pk)
