@@ -1,3 +1,5 @@
+import os
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,10 @@ class TestAppConfig(AppConfig):
     name = "tests.testapp"
     label = "testapp"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        point = os.environ.get("STEADY_QUEUE_TEST_KILL_AT")
+        if point:
+            from . import kill_points
+
+            kill_points.install(point)

@@ -174,3 +174,13 @@ def chaos_retrying(context, label, failures, seconds=0.0):
 @task()
 def chaos_limited(key, label, seconds=0.0):
     return record.func(f"{key}:{label}", seconds)
+
+
+@task()
+def kill_own_process(label):
+    """Record a run, then SIGKILL the worker process running it (the crash "in the task")."""
+    import os
+    import signal
+
+    _record_start(label)
+    os.kill(os.getpid(), signal.SIGKILL)

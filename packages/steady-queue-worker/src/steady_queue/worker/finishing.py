@@ -3,9 +3,10 @@
 Pool threads hand the outcome of a task that returned to the finisher and go on to their next
 task. Before calling it, a thread has the task's start marker recorded (``start()``) and waits for
 it: the finisher's next transaction carries it together with every outcome handed over since,
-usually the outcome the same thread just handed over. So a task costs one transaction, shared by
-all the threads that ended a task meanwhile; when idle, it is recorded at once. One thread also
-means one database connection.
+among them the outcome the same thread just handed over. So a task costs one transaction, shared
+by all the threads that ended a task meanwhile. A thread with no next task wakes the finisher
+(``wake()``) before it waits for one, so an outcome is never held back. One thread also means one
+database connection.
 
 The price: a task that returned but whose outcome was not yet committed when the process died
 is treated like any other started task of a dead process (failed with ProcessExitError or
@@ -33,7 +34,8 @@ class _Start:
 
     def __init__(self, job_id):
         self.job_id = job_id
-        self.recorded = False
+        # Each waiting thread is woken alone, when its own marker is recorded.
+        self.recorded = threading.Event()
         self.started = False
 
 
@@ -51,9 +53,15 @@ class Finisher:
         self._thread.start()
 
     def submit(self, attempt, success, result):
+        """Hand over a success. It waits for the thread's next start() to go out with it, or for wake()."""
         with self._changed:
             self._pending.append((attempt, success, result))
-            self._changed.notify_all()
+
+    def wake(self):
+        """Record what was handed over now: the thread that handed it over has no next task yet."""
+        with self._changed:
+            if self._pending:
+                self._changed.notify_all()
 
     def start(self, job_id):
         """Record the start marker of a claimed job and wait for it.
@@ -65,12 +73,13 @@ class Finisher:
         with self._changed:
             self._starts.append(request)
             self._changed.notify_all()
-            self._changed.wait_for(lambda: request.recorded)
+        request.recorded.wait()
         return request.started
 
     def flush(self, timeout=None):
         """Wait until everything submitted so far is recorded; True if it was in time."""
         with self._changed:
+            self._changed.notify_all()
             return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def stop(self, timeout=None):
@@ -96,10 +105,10 @@ class Finisher:
             except BaseException:
                 logger.exception("Unexpected error recording finished and started tasks")
             finally:
+                for request in starts:
+                    request.started = request.job_id in started
+                    request.recorded.set()
                 with self._changed:
-                    for request in starts:
-                        request.started = request.job_id in started
-                        request.recorded = True
                     self._busy = False
                     self._changed.notify_all()
         close_thread_connections()

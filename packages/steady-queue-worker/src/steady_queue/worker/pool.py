@@ -13,11 +13,13 @@ logger = logging.getLogger("steady_queue.worker")
 
 
 class Pool:
-    def __init__(self, size, perform, on_idle, prefetch=0):
+    def __init__(self, size, perform, on_idle, prefetch=0, before_waiting=None):
         self.size = size
         self.prefetch = prefetch
         self._perform = perform
         self._on_idle = on_idle
+        # Called by a thread that found no job in line, before it waits for one.
+        self._before_waiting = before_waiting
         self._jobs = queue.SimpleQueue()
         self._outstanding = 0  # running plus waiting in line
         self._lock = threading.Lock()
@@ -83,8 +85,16 @@ class Pool:
         for _ in self._threads:
             self._jobs.put(None)
 
+    def _next_job(self):
+        try:
+            return self._jobs.get_nowait()
+        except queue.Empty:
+            if self._before_waiting is not None:
+                self._before_waiting()
+            return self._jobs.get()
+
     def _work(self):
-        while (job := self._jobs.get()) is not None:
+        while (job := self._next_job()) is not None:
             try:
                 self._perform(job)
             except BaseException:

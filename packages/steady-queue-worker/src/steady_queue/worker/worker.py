@@ -46,7 +46,10 @@ class Worker(Poller):
 
     def prepare(self):
         self.finisher = Finisher(self.process.pk, self.name, self.config.preserve_finished_jobs)
-        self.pool = Pool(self.threads, self._perform, on_idle=self.wake_up, prefetch=self.prefetch)
+        self.pool = Pool(
+            self.threads, self._perform, on_idle=self.wake_up, prefetch=self.prefetch,
+            before_waiting=self.finisher.wake,
+        )
         self.watcher = watcher_for(queue_database(), CHANNEL_READY, self.wake_up, self.stopping)
         self.watchdog = Watchdog(self._retire)
 
