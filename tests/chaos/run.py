@@ -362,6 +362,55 @@ def scenario_graceful_stop(log_dir, quick):
     return figures
 
 
+def scenario_claim_ahead(log_dir, quick):
+    """Scenario 8: workers with long lines of claimed tasks (prefetch) SIGKILLed again and again.
+
+    Only a task that started may fail with the process: each kill fails at most the tasks its
+    threads were running; the claimed tasks waiting in line go back to their queue and run once.
+    """
+    import re
+
+    from steady_queue.models import Process
+    from tests.testapp import tasks
+    from tests.testapp.models import TaskRun
+
+    reset_database()
+    n, chaos_seconds = (1500, 10) if quick else (5000, 40)
+    threads, line = 4, 50
+    config = {"workers": [{"processes": 2, "threads": threads, "prefetch": line, "polling_interval": 0.1}]}
+    rng = random.Random(8)
+    results = tasks.chaos_work.enqueue_many([(f"c{i}", round(rng.uniform(0, 0.02), 3)) for i in range(n)])
+    supervisors = [Supervisor(log_dir, config), Supervisor(log_dir, config)]
+    kills = 0
+    deadline = time.monotonic() + chaos_seconds
+    while time.monotonic() < deadline and unfinished_count():
+        time.sleep(rng.uniform(0.7, 1.5))
+        workers = list(Process.objects.filter(kind="worker").values_list("pid", flat=True))
+        if workers:
+            try:
+                os.kill(rng.choice(workers), signal.SIGKILL)
+                kills += 1
+            except ProcessLookupError:
+                pass
+    drained = wait_until(lambda: unfinished_count() == 0, 120)
+    for supervisor in supervisors:
+        supervisor.stop()
+    figures = account(results)
+    started = Counter(TaskRun.objects.values_list("label", flat=True))
+    figures["started more than once"] = sum(1 for count in started.values() if count > 1)
+    figures["workers killed"] = kills
+    figures["drained"] = drained
+    # What the supervisors did with the killed workers' claims: their log lines, summed.
+    put_back = failed = 0
+    for supervisor in supervisors:
+        for match in re.finditer(r"(\d+) started task\(s\) marked failed, (\d+) unstarted back", supervisor.output):
+            failed, put_back = failed + int(match[1]), put_back + int(match[2])
+    figures["unstarted claims put back"] = put_back
+    # A kill can fail no more tasks than the threads of the worker it killed were running.
+    figures["failed beyond the running tasks"] = max(0, figures["failed: process died"] - threads * kills)
+    return figures
+
+
 def scenario_bad_input(log_dir, quick):
     """Scenario 7: the bad-input catalogue (tests/integration/test_bad_input.py)."""
     catalogue = str(ROOT / "tests/integration/test_bad_input.py")
@@ -391,6 +440,9 @@ SCENARIOS = [
     ("6. graceful stop under load", scenario_graceful_stop, {"sqlite", "postgresql", "mysql"},
      {"missing": 0, "finished more than once": 0, "failed: process died": 0, "drained": True}),
     ("7. bad input catalogue", scenario_bad_input, {"sqlite", "postgresql", "mysql"}, {"cases failed": 0}),
+    ("8. claim-ahead under kills", scenario_claim_ahead, {"sqlite", "postgresql", "mysql"},
+     {"missing": 0, "started more than once": 0, "finished more than once": 0,
+      "failed beyond the running tasks": 0, "drained": True}),
 ]
 
 
