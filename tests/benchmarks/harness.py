@@ -96,14 +96,15 @@ def start_workers(args):
     if LIBRARY == "django-tasks-db":
         command = [*manage, "db_worker", "--queue-name", "*", "--interval", "0.1", "--no-startup-delay"]
         return [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(args.processes)]
-    os.environ["BENCH_CONFIG"] = json.dumps(
-        {
-            "workers": [{"processes": args.processes, "threads": args.threads, "prefetch": args.prefetch,
-                         "polling_interval": 0.1}]
-            if LIBRARY == "steady-queue"
-            else [{"processes": args.processes, "threads": args.threads, "polling_interval": 0.1}]
-        }
-    )
+    if LIBRARY == "steady-queue":
+        # Only what the run asks for: a configuration left out is measured at Steady Queue's defaults.
+        given = {"threads": args.threads, "prefetch": args.prefetch,
+                 "queues": args.queues and args.queues.split(",")}
+        worker = {"processes": args.processes, **{key: value for key, value in given.items() if value is not None}}
+    else:
+        worker = {"processes": args.processes, "threads": args.threads or 3, "polling_interval": 0.1}
+    # BENCH_SETTINGS: other STEADY_QUEUE keys a scenario sets (scale.py's kept finished jobs).
+    os.environ["BENCH_CONFIG"] = json.dumps({"workers": [worker], **json.loads(os.environ.get("BENCH_SETTINGS", "{}"))})
     return [subprocess.Popen([*manage, "steady_queue"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
 
 
@@ -266,12 +267,18 @@ def main():
     parser.add_argument("scenario")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=3)
-    parser.add_argument("--prefetch", type=int, default=0)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--prefetch", type=int)
+    parser.add_argument("--queues", help="the workers' queue patterns, comma-separated")
+    parser.add_argument("--size", type=int, default=1_000_000, help="the table a scale scenario fills")
+    parser.add_argument("--window", type=float, default=20, help="seconds a scale scenario's drain is measured")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    result = globals()[f"scenario_{args.scenario}"](args)
+    import scale
+
+    name = f"scenario_{args.scenario}"
+    result = (globals().get(name) or getattr(scale, name))(args)
     print(json.dumps(result))
 
 

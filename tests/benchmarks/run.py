@@ -1,12 +1,14 @@
 """Steady Queue beside steady-queue 0.3.0 and django-tasks-db 0.13.0, on PostgreSQL, SQLite and MariaDB.
 
     python tests/benchmarks/run.py [--quick] [--runs 3] [--only steady-queue,...] [--databases mariadb,...]
+                                   [--only-rows main,scale]
 
 The peers are installed from PyPI into their own virtual environments under tests/benchmarks/.venvs
 (they share import names with Steady Queue, so never into the project's environment). Every
 library runs the same tasks, the same numbers of tasks and processes, and the same database
-server and settings. Prints one table of figures (medians of --runs runs) and ratios, and the
-machine and versions they were measured on. See docs/benchmarks.rst.
+server and settings, once at its defaults and once at its best documented settings. Prints one
+table of figures (medians of --runs runs), targets and ratios, and the machine and versions they
+were measured on; the scale rows (scale.py) are Steady Queue's alone. See docs/benchmarks.rst.
 """
 
 import argparse
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -31,53 +34,110 @@ PEERS = {
     "django-tasks-db": ["django-tasks-db==0.13.0"],
 }
 COMMON = ["django>=6.1,<6.2", "psycopg[binary]>=3.2", "mysqlclient>=2.2"]
-TUNED = {"threads": 3, "prefetch": 100}
+# Every library at its defaults, and at its best documented settings: persistent connections
+# (CONN_MAX_AGE=None) for all; for Steady Queue also more threads and a claim that takes tasks ahead
+# (prefetch). Neither peer has a documented worker option that speeds a drain up: steady-queue
+# 0.3.0 closes its connections after every task whatever CONN_MAX_AGE says, and django-tasks-db's
+# db_worker runs one task at a time per process (its --interval only matters when idle).
+PERSISTENT = {"conn_max_age": "none"}
+TUNED = {"threads": 8, "prefetch": 200, **PERSISTENT}
+COLUMNS = [
+    ("0.3.0 defaults", "steady-queue-0.3.0", {}),
+    ("0.3.0 best", "steady-queue-0.3.0", PERSISTENT),
+    ("tasks-db defaults", "django-tasks-db", {}),
+    ("tasks-db best", "django-tasks-db", PERSISTENT),
+    ("defaults", "steady-queue", {}),
+    ("tuned", "steady-queue", TUNED),
+]
+OURS = ("defaults", "tuned")
 
-DRAIN = {"n": 5000, "timeout": 60}
+# Drains are long enough that start-up is not the figure: 20,000 tasks, measured from the first one
+# done to the last, or for 30 s when a library is slower than that.
+DRAIN = {"n": 20000, "timeout": 30}
+EQUAL = {**DRAIN, "threads": 1}  # 2 processes x 1 thread: django-tasks-db's only shape
+PLAIN = "drain, PostgreSQL, 2 worker processes (tasks/s)"
 
-# (label, scenario, database, harness arguments, field, target, better)
+
+class Row(NamedTuple):
+    label: str
+    scenario: str
+    database: str
+    arguments: dict
+    field: str
+    # A figure every configuration of ours must reach; {column: figure}: those columns only;
+    # (row, share): that share of another row's figure, configuration by configuration;
+    # ("times", column, factor): that multiple of another column's figure on this row.
+    target: object
+    better: str = "high"
+    group: str = "main"
+    runs: int | None = None  # None: --runs
+
+
 ROWS = [
-    # A drain is measured over the time its tasks take to run (start-up excluded), for 60 s at most.
-    ("drain, PostgreSQL, 2 worker processes (tasks/s)", "drain", "postgres", DRAIN, "per_second", 6000, "high"),
-    ("drain, SQLite, 2 worker processes (tasks/s)", "drain", "sqlite", DRAIN, "per_second", 6000, "high"),
+    Row(PLAIN, "drain", "postgres", DRAIN, "per_second", {"defaults": 5000, "tuned": 20000}),
+    Row("drain, SQLite, 2 worker processes (tasks/s)", "drain", "sqlite", DRAIN, "per_second", {"defaults": 5000}),
+    # Equal slots: the same processes x threads for every library.
+    Row("drain, PostgreSQL, equal slots 2 x 1 (tasks/s)", "drain", "postgres", EQUAL, "per_second",
+        ("times", "tasks-db best", 3)),
     # MariaDB (the machine's server, see .ci/run): no NOTIFY, so its workers poll (every 0.1 s here).
-    ("drain, MariaDB, 2 worker processes (tasks/s)", "drain", "mariadb", DRAIN, "per_second", 3000, "high"),
+    Row("drain, MariaDB, 2 worker processes (tasks/s)", "drain", "mariadb", DRAIN, "per_second", 3000),
     # Concurrency limits: every finish hands its key's slot to the next blocked task.
-    ("drain, PostgreSQL, limit 1 per key over 500 keys (tasks/s)", "drain_limited", "postgres", DRAIN,
-     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.5), "high"),
-    ("drain, MariaDB, limit 1 per key over 500 keys (tasks/s)", "drain_limited", "mariadb", DRAIN,
-     "per_second", ("drain, PostgreSQL, limit 1 per key over 500 keys (tasks/s)", 0.8), "high"),
-    ("worker CPU per task, PostgreSQL (ms)", "drain", "postgres", DRAIN, "cpu_ms_per_task", 0.15, "low"),
-    ("enqueue one at a time, PostgreSQL (/s)", "enqueue_single", "postgres", {"n": 2000}, "per_second", 1500, "high"),
-    ("enqueue one at a time, SQLite (/s)", "enqueue_single", "sqlite", {"n": 2000}, "per_second", 3400, "high"),
-    ("bulk enqueue, PostgreSQL (/s)", "enqueue_bulk", "postgres", {"n": 20000}, "per_second", 20000, "high"),
-    ("enqueue->start p50, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p50_ms", 10, "low"),
-    ("enqueue->start p99, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p99_ms", 50, "low"),
-    ("enqueue->start p50, SQLite, idle worker (ms)", "latency", "sqlite", {"n": 200}, "p50_ms", 30, "low"),
+    Row("drain, PostgreSQL, limit 1 per key over 500 keys (tasks/s)", "drain_limited", "postgres", DRAIN,
+        "per_second", (PLAIN, 0.5)),
+    Row("drain, MariaDB, limit 1 per key over 500 keys (tasks/s)", "drain_limited", "mariadb", DRAIN,
+        "per_second", ("drain, PostgreSQL, limit 1 per key over 500 keys (tasks/s)", 0.8)),
+    Row("worker CPU per task, PostgreSQL (ms)", "drain", "postgres", DRAIN, "cpu_ms_per_task", {"tuned": 0.05}, "low"),
+    Row("enqueue one at a time, PostgreSQL (/s)", "enqueue_single", "postgres", {"n": 2000}, "per_second", 1500),
+    Row("enqueue one at a time, SQLite (/s)", "enqueue_single", "sqlite", {"n": 2000}, "per_second", 3400),
+    Row("bulk enqueue, PostgreSQL (/s)", "enqueue_bulk", "postgres", {"n": 20000}, "per_second", 20000),
+    Row("enqueue->start p50, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p50_ms", 10, "low"),
+    Row("enqueue->start p99, PostgreSQL, idle worker (ms)", "latency", "postgres", {"n": 200}, "p99_ms", 50, "low"),
+    Row("enqueue->start p50, SQLite, idle worker (ms)", "latency", "sqlite", {"n": 200}, "p50_ms", 30, "low"),
     # Polling every 0.1 s: half an interval at the median, an interval at worst.
-    ("enqueue->start p50, MariaDB, idle worker (ms)", "latency", "mariadb", {"n": 200}, "p50_ms", 60, "low"),
-    ("enqueue->start p99, MariaDB, idle worker (ms)", "latency", "mariadb", {"n": 200}, "p99_ms", 110, "low"),
-    ("SQL statements/s from an idle host, PostgreSQL", "idle", "postgres", {"seconds": 20}, "per_second", 2, "low"),
-    ("50 ms tasks, 2 processes x 10 threads (tasks/s)", "sleep", "postgres", {"n": 1000, "threads": 10, "timeout": 60},
-     "per_second", 360, "high"),
+    Row("enqueue->start p50, MariaDB, idle worker (ms)", "latency", "mariadb", {"n": 200}, "p50_ms", 60, "low"),
+    Row("enqueue->start p99, MariaDB, idle worker (ms)", "latency", "mariadb", {"n": 200}, "p99_ms", 110, "low"),
+    Row("SQL statements/s from an idle host, PostgreSQL", "idle", "postgres", {"seconds": 20}, "per_second", 2, "low"),
+    Row("50 ms tasks, 2 processes x 10 threads (tasks/s)", "sleep", "postgres",
+        {"n": 1000, "threads": 10, "timeout": 60}, "per_second", 360),
     # Retries and a timeout configured, every task succeeding: the success path pays nothing for them.
-    ("drain, PostgreSQL, tasks with max_attempts and timeout (tasks/s)", "drain_guarded", "postgres", DRAIN,
-     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.95), "high"),
+    Row("drain, PostgreSQL, tasks with max_attempts and timeout (tasks/s)", "drain_guarded", "postgres", DRAIN,
+        "per_second", (PLAIN, 0.95)),
     # The same server through PgBouncer in transaction mode (pgbouncer: the listener connects
     # directly; pgbouncer-polling: no direct listener, the workers poll every 0.1 s).
-    ("drain, PgBouncer, listener direct (tasks/s)", "drain", "pgbouncer", DRAIN,
-     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.8), "high"),
-    ("drain, PgBouncer, no direct listener (tasks/s)", "drain", "pgbouncer-polling", DRAIN,
-     "per_second", ("drain, PostgreSQL, 2 worker processes (tasks/s)", 0.8), "high"),
-    ("enqueue->start p50, PgBouncer, listener direct (ms)", "latency", "pgbouncer", {"n": 200}, "p50_ms", 10, "low"),
-    ("enqueue->start p50, PgBouncer, no direct listener (ms)", "latency", "pgbouncer-polling", {"n": 200},
-     "p50_ms", 100, "low"),
+    Row("drain, PgBouncer, listener direct (tasks/s)", "drain", "pgbouncer", DRAIN, "per_second", (PLAIN, 0.8)),
+    Row("drain, PgBouncer, no direct listener (tasks/s)", "drain", "pgbouncer-polling", DRAIN,
+        "per_second", (PLAIN, 0.8)),
+    Row("enqueue->start p50, PgBouncer, listener direct (ms)", "latency", "pgbouncer", {"n": 200}, "p50_ms", 10,
+        "low"),
+    Row("enqueue->start p50, PgBouncer, no direct listener (ms)", "latency", "pgbouncer-polling", {"n": 200},
+        "p50_ms", 100, "low"),
+    # As the tables grow (scale.py; Steady Queue on PostgreSQL, one run each). The workers are up and
+    # idle when the backlog commits, and the drain is measured for a fixed window or until empty.
+    Row("scale: 1,000,000 tasks waiting, drain (tasks/s)", "drain_backlog", "postgres",
+        {"size": 1_000_000, "window": 20}, "per_second", (PLAIN, 0.8), group="scale", runs=1),
+    Row("scale: 10,000,000 finished kept, drain (share of empty)", "finished_kept", "postgres",
+        {"size": 10_000_000, "n": 20000}, "drain_share", 0.8, group="scale", runs=1),
+    Row("scale: 10,000,000 finished kept, enqueue (share of empty)", "finished_kept", "postgres",
+        {"size": 10_000_000, "n": 20000}, "enqueue_share", 0.8, group="scale", runs=1),
+    Row("scale: 10,000,000 finished kept, get_result time (share of empty)", "finished_kept", "postgres",
+        {"size": 10_000_000, "n": 20000}, "get_result_share", 1.2, "low", group="scale", runs=1),
+    Row("scale: drain while 1,000,000 finished are cleared (share of without)", "drain_while_clearing",
+        "postgres", {"size": 1_000_000, "n": 200_000, "window": 20}, "share", 0.8, group="scale", runs=1),
+    Row("scale: 1,000 queues, workers on 10 prefixes q0*..q9* (tasks/s)", "many_queues", "postgres",
+        {"n": 20000, "window": 60}, "per_second", (PLAIN, 0.8), group="scale", runs=1),
+    Row("scale: 16 processes x 10 threads, drain (tasks/s)", "wide", "postgres",
+        {"processes": 16, "threads": 10, "n": 100_000, "window": 60}, "per_second", (PLAIN, 1.0),
+        group="scale", runs=1),
 ]
-# Scenarios of Steady Queue's own features, which the peers do not have.
-OURS_ONLY = {"drain_guarded", "drain_limited"}
+# Scenarios of Steady Queue's own features or scale, which the peers are not measured on.
+OURS_ONLY = {"drain_guarded", "drain_limited", "drain_backlog", "finished_kept", "drain_while_clearing",
+             "many_queues", "wide"}
+# Scenarios whose figure a worker setting can change; the enqueue ones run in the harness's own
+# process, whose one connection lasts the whole run whatever CONN_MAX_AGE says.
+WORKER_SCENARIOS = {"drain", "latency", "idle", "sleep"}
 # Databases a peer does not run on (steady-queue 0.3.0 is measured on PostgreSQL and SQLite only).
 PEER_DATABASES = {"steady-queue-0.3.0": {"postgres", "sqlite"}}
-QUICK = {"n": 0.2, "seconds": 0.5}
+QUICK = {"n": 0.2, "seconds": 0.5, "timeout": 0.5, "window": 0.5, "size": 0.02}
 BOUNCER_PORT = int(os.environ.get("BENCH_PGBOUNCER_PORT", "56432"))
 
 
@@ -94,26 +154,51 @@ def python_for(library, rebuild=False):
 
 
 def measure(library, config, scenario, database, arguments, pg_address, quick):
-    env = {**os.environ, "BENCH_LIBRARY": "steady-queue" if library.startswith("steady-queue (") else library,
-           "BENCH_DB": database, "PYTHONWARNINGS": "ignore"}
-    name = library.split(" ")[0].replace("-", "_").replace(".", "_")
+    """One run of harness.py in the library's environment; its JSON, or {"error": ...}."""
+    env = {**os.environ, "BENCH_LIBRARY": library, "BENCH_DB": database, "PYTHONWARNINGS": "ignore"}
+    name = library.replace("-", "_").replace(".", "_")
     env["BENCH_PG"] = f"{pg_address}:bench_{name}"
     env["BENCH_PGBOUNCER"] = f"127.0.0.1:{BOUNCER_PORT}"
     env["BENCH_SQLITE"] = f"/tmp/bench_{name}.sqlite3"
     mysql_server = f"{os.environ.get('MYSQL_HOST', '127.0.0.1')}:{os.environ.get('MYSQL_PORT', '3306')}"
     env["BENCH_MYSQL"] = f"{mysql_server}:bench_{name}"
+    settings = {**config, **arguments}
+    if "conn_max_age" in settings:
+        env["BENCH_CONN_MAX_AGE"] = settings.pop("conn_max_age")
     args = []
-    for key, value in {**config, **arguments}.items():
+    for key, value in settings.items():
         if quick and key in QUICK:
             value = type(value)(max(1, value * QUICK[key]))
         args += [f"--{key}", str(value)]
     completed = subprocess.run(
-        [python_for(env["BENCH_LIBRARY"]), str(HERE / "harness.py"), scenario, *args],
-        capture_output=True, text=True, env=env, cwd=HERE, timeout=1800,
+        [python_for(library), str(HERE / "harness.py"), scenario, *args],
+        capture_output=True, text=True, env=env, cwd=HERE, timeout=3600,
     )
     if completed.returncode != 0:
         return {"error": completed.stderr.strip().splitlines()[-1] if completed.stderr else "failed"}
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def runs_of(row, column):
+    """Whether a column is measured on a row: peers skip our own scenarios, and settings that cannot matter."""
+    _label, library, config = column
+    if library != "steady-queue":
+        if row.scenario in OURS_ONLY or row.database.startswith("pgbouncer"):
+            return False
+        if row.database not in PEER_DATABASES.get(library, {row.database}):
+            return False
+        if config and row.scenario not in WORKER_SCENARIOS:
+            return False
+    return True
+
+
+def cache_key(row, column):
+    _label, library, config = column
+    settings = {**config, **row.arguments}
+    if library == "django-tasks-db":
+        # One task at a time per process whatever the thread settings: 2 x 1 is its only shape.
+        settings = {k: v for k, v in settings.items() if k not in ("threads", "prefetch")}
+    return (library, row.scenario, row.database, json.dumps(settings, sort_keys=True))
 
 
 def versions(library):
@@ -146,10 +231,81 @@ def mariadb_version():
 
 def fmt(value, field):
     if value is None:
-        return "n/a"
+        return "--"
+    if field.endswith("share"):
+        return f"{value:.0%}"
     if field in ("cpu_ms_per_task", "p50_ms", "p99_ms") or value < 10:
         return f"{value:.2f}"
     return f"{value:,.0f}"
+
+
+def judge(row, figure):
+    """(shown target, met, ratio text) of one row, from figure(row label, column label)."""
+    better = max if row.better == "high" else min
+
+    def reaches(value, goal):
+        return value is not None and goal is not None and (value >= goal if row.better == "high" else value <= goal)
+
+    def times(value, base):
+        if not value or not base:
+            return "--"
+        return f"{value / base:.1f}x" if row.better == "high" else f"{base / value:.1f}x"
+
+    ours = {name: figure(row.label, name) for name in OURS}
+    mark = "≥ " if row.better == "high" else "≤ "
+    target = row.target
+    if isinstance(target, dict):
+        met = all(reaches(ours[name], goal) for name, goal in target.items())
+        shown = ", ".join(f"{name} {mark}{fmt(goal, row.field)}" for name, goal in target.items())
+    elif isinstance(target, tuple) and target[0] == "times":
+        _, column, factor = target
+        base = figure(row.label, column)
+        met = all(reaches(value, base and factor * base) for value in ours.values())
+        shown = f"{mark}{factor}x {column}"
+    elif isinstance(target, tuple):
+        # A share of another row's figure, configuration by configuration.
+        reference, share = target
+        pairs = [(ours[name], figure(reference, name)) for name in OURS]
+        pairs = [(value, base) for value, base in pairs if value is not None and base is not None]
+        met = bool(pairs) and all(reaches(value, share * base) for value, base in pairs)
+        shown = f"{mark}{share:.0%} of {'the plain drain' if reference == PLAIN else 'row above'}"
+    elif row.group == "scale":  # flat for every configuration, not only the best
+        met = all(reaches(value, target) for value in ours.values())
+        shown = mark + fmt(target, row.field)
+    else:
+        values = [v for v in ours.values() if v is not None]
+        met = reaches(better(values) if values else None, target)
+        shown = mark + fmt(target, row.field)
+    # Ours against each peer's best figure (its defaults or its best settings, whichever is better).
+    peers = {}
+    for label, library, _config in COLUMNS:
+        if library != "steady-queue" and figure(row.label, label) is not None:
+            peers.setdefault(library, []).append(figure(row.label, label))
+    if not peers:
+        return shown, met, ""
+    short = {"steady-queue-0.3.0": "0.3.0", "django-tasks-db": "tasks-db"}
+    if row.arguments.get("threads") == 1:  # equal slots: each configuration of ours against the best peer
+        best_peer = better(better(values) for values in peers.values())
+        ratio = ", ".join(f"{name} {times(value, best_peer)}" for name, value in ours.items())
+    else:
+        values = [v for v in ours.values() if v is not None]
+        best_ours = better(values) if values else None
+        ratio = ", ".join(f"{short[library]} {times(best_ours, better(values))}" for library, values in peers.items())
+    return shown, met, ratio
+
+
+def select_rows(options):
+    rows = [row for row in ROWS if not options.databases or row.database in options.databases.split(",")]
+    if options.only_rows:
+        rows = [row for row in rows if row.group in options.only_rows.split(",")]
+    # The rows a target refers to are measured too, so that it can be judged.
+    labels = {row.label for row in rows}
+    wanted = {row.target[0] for row in rows if isinstance(row.target, tuple) and row.target[0] != "times"}
+    return [row for row in ROWS if row.label in labels or row.label in wanted]
+
+
+def loadavg():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
 def main():
@@ -159,81 +315,66 @@ def main():
     parser.add_argument("--only", help="comma-separated libraries: steady-queue,steady-queue-0.3.0,django-tasks-db")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--databases", help="comma-separated: only the rows on these (postgres,sqlite,mariadb,...)")
+    parser.add_argument("--only-rows", help="comma-separated groups of rows: main (beside the peers), scale")
     options = parser.parse_args()
-    runs = 1 if options.quick else options.runs
-    rows = [row for row in ROWS if not options.databases or row[2] in options.databases.split(",")]
+    rows = select_rows(options)
+    columns = [c for c in COLUMNS if not options.only or c[1] in options.only.split(",")]
 
     pg_address, pg_version = pgcluster.start()
-    if any(row[2].startswith("pgbouncer") for row in rows):
+    if any(row.database.startswith("pgbouncer") for row in rows):
         from tests import pgbouncer
 
         pgbouncer.start(BOUNCER_PORT, server_port=int(pg_address.split(":")[1]))
-    columns = [("steady-queue-0.3.0", {}), ("django-tasks-db", {}),
-               ("steady-queue (defaults)", {}), ("steady-queue (tuned)", TUNED)]
-    if options.only:
-        wanted = options.only.split(",")
-        columns = [c for c in columns if c[0].split(" ")[0] in wanted]
     results, cache = {}, {}
-    started = time.monotonic()
-    for label, scenario, database, arguments, field, _target, _better in rows:
-        for library, config in columns:
-            if (scenario in OURS_ONLY or database.startswith("pgbouncer")) and not library.startswith("steady-queue ("):
+    started, load_before = time.monotonic(), loadavg()
+    for row in rows:
+        runs = 1 if options.quick else row.runs or options.runs
+        for column in columns:
+            if not runs_of(row, column):
                 continue
-            if database not in PEER_DATABASES.get(library, {database}):
-                continue
-            key = (library, scenario, database, json.dumps(arguments, sort_keys=True))
+            key = cache_key(row, column)
             if key not in cache:
-                samples = [measure(library, config, scenario, database, arguments, pg_address, options.quick)
-                           for _ in range(runs)]
-                cache[key] = samples
-                print(f"  {library:<26} {scenario:<15} {database:<8} {samples}", file=sys.stderr, flush=True)
-            values = [s.get(field) for s in cache[key] if s.get(field) is not None]
-            results[(label, library)] = statistics.median(values) if values else None
+                began = time.monotonic()
+                cache[key] = [measure(column[1], column[2], row.scenario, row.database, row.arguments, pg_address,
+                                      options.quick) for _ in range(runs)]
+                print(f"  {column[0]:<18} {row.scenario:<20} {row.database:<8} {time.monotonic() - began:4.0f} s "
+                      f"{cache[key]}", file=sys.stderr, flush=True)
+            values = [s.get(row.field) for s in cache[key] if s.get(row.field) is not None]
+            results[(row.label, column[0])] = statistics.median(values) if values else None
 
-    print(f"\nSteady Queue benchmark ({'quick smoke run' if options.quick else f'medians of {runs} runs'}, "
-          f"{time.monotonic() - started:.0f} s)")
+    def figure(label, column):
+        return results.get((label, column))
+
+    print(f"\nSteady Queue benchmark ({'quick smoke run' if options.quick else f'medians of {options.runs} runs'}, "
+          f"{time.monotonic() - started:.0f} s, load average {load_before} before, {loadavg()} after)")
     print(f"machine: {machine()}")
     print(f"PostgreSQL {pg_version} (private server, default settings + pg_stat_statements); "
           f"SQLite {sqlite3.sqlite_version} (Django's default settings, rollback journal)")
-    if any(row[2] == "mariadb" for row in rows):
+    if any(row.database == "mariadb" for row in rows):
         print(f"MariaDB {mariadb_version()} (the machine's server, default settings; READ COMMITTED)")
-    for library, _ in columns:
-        library_version, django_version = versions(library.split(" ")[0])
+    for library in dict.fromkeys(c[1] for c in columns):
+        library_version, django_version = versions(library)
         print(f"{library}: {library_version}, Django {django_version}")
-    print(f"Steady Queue tuned = {TUNED}; every library: 2 worker processes, polling 0.1 s\n")
-    header = ["workload", *[c[0] for c in columns], "target", "met", "vs best peer"]
+    print(f"defaults: no setting given but 2 worker processes (polling 0.1 s for the peers, Steady Queue's "
+          f"default); best: {PERSISTENT}; tuned: {TUNED}. Scale rows: one run each.")
+    if options.quick:
+        print(f"quick: every size scaled down (the labels give full sizes): {QUICK}")
+    print()
+    header = ["workload", *[c[0] for c in columns], "target", "met", "ours vs each peer's best"]
     lines = [header]
-    for label, _scenario, _db, _args, _field, target, better in rows:
-        row = [label] + [fmt(results.get((label, c[0])), _field) for c in columns]
-        ours = [results.get((label, c[0])) for c in columns if c[0].startswith("steady-queue (")]
-        peers = [results.get((label, c[0])) for c in columns if not c[0].startswith("steady-queue (")]
-        ours = [v for v in ours if v is not None]
-        peers = [v for v in peers if v is not None]
-        best = (max if better == "high" else min)(ours) if ours else None
-        if isinstance(target, tuple):
-            # A share of another row's figure, configuration by configuration.
-            reference, share = target
-            pairs = [(results.get((label, c[0])), results.get((reference, c[0]))) for c in columns
-                     if c[0].startswith("steady-queue (")]
-            pairs = [(value, base) for value, base in pairs if value is not None and base is not None]
-            met = bool(pairs) and all(value >= share * base for value, base in pairs)
-            shown_target = f"≥ {share:.0%} of the plain drain"
-        else:
-            met = best is not None and (best >= target if better == "high" else best <= target)
-            shown_target = ("≥ " if better == "high" else "≤ ") + fmt(target, _field)
-        best_peer = (max if better == "high" else min)(peers) if peers else None
-        ratio = "n/a"
-        if best and best_peer:
-            ratio = f"{best / best_peer:.1f}x" if better == "high" else f"{best_peer / best:.1f}x"
-        lines.append(row + [shown_target, "yes" if met else "NO", ratio])
+    for row in rows:
+        shown, met, ratio = judge(row, figure)
+        lines.append([row.label] + [fmt(figure(row.label, c[0]), row.field) for c in columns]
+                     + [shown, "yes" if met else "NO", ratio])
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for index, line in enumerate(lines):
-        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(line)))
+        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
         if index == 0:
             print("  ".join("-" * w for w in widths))
     if options.json:
-        options.json.write_text(json.dumps({f"{k[0]} | {k[1]}": v for k, v in results.items()}, indent=2))
-    if not options.databases or "console" in options.databases.split(","):
+        raw = {" | ".join(map(str, key)): samples for key, samples in cache.items()}
+        options.json.write_text(json.dumps(raw, indent=2))
+    if (not options.databases and not options.only_rows) or "console" in (options.databases or "").split(","):
         console_pages(pg_address, options.quick)
 
 

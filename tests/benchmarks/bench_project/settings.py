@@ -5,6 +5,7 @@ BENCH_DB pgbouncer: the same PostgreSQL database through PgBouncer (BENCH_PGBOUN
 a direct alias for the listener; pgbouncer-polling: through PgBouncer, no direct listener.
 BENCH_DB mariadb: BENCH_MYSQL host:port:dbname, user and password from MYSQL_USER and MYSQL_PASSWORD.
 BENCH_CONFIG: Steady Queue's STEADY_QUEUE as JSON (workers, threads...).
+BENCH_CONN_MAX_AGE: CONN_MAX_AGE in seconds, or "none" for persistent connections.
 """
 
 import json
@@ -77,6 +78,12 @@ else:
     INSTALLED_APPS = ["steady_queue", "bench_project"]
     TASKS = {"default": {"BACKEND": "steady_queue.backend.SteadyQueueBackend", "QUEUES": []}}
     STEADY_QUEUE = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+
+# BENCH_CONN_MAX_AGE: Django's CONN_MAX_AGE for every alias, in seconds or "none" (persistent);
+# unset: Django's default, 0 (a connection closed at the end of each request or task).
+if "BENCH_CONN_MAX_AGE" in os.environ:
+    _age = os.environ["BENCH_CONN_MAX_AGE"]
+    DATABASES["default"]["CONN_MAX_AGE"] = None if _age.lower() == "none" else int(_age)
 
 if os.environ.get("BENCH_DB", "").startswith("pgbouncer"):
     DATABASES["direct"] = dict(DATABASES["default"])

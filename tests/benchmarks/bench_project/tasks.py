@@ -29,7 +29,8 @@ try:
 except ImportError:  # a library without concurrency limits
     limits_concurrency = None
 
-if limits_concurrency is not None:
+# Steady Queue's own features: steady-queue 0.3.0 has limits_concurrency but not these task options.
+if limits_concurrency is not None and os.environ.get("BENCH_LIBRARY", "steady-queue") == "steady-queue":
 
     @limits_concurrency(key=lambda n: f"k{n % 500}", to=1)
     @task()
