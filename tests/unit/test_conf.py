@@ -63,6 +63,8 @@ def test_queues_accept_a_single_name_and_prefix_wildcards():
         ({"workers": [{"threads": 0}]}, "STEADY_QUEUE['workers'][0]['threads'] must be at least 1, not 0."),
         ({"workers": [{"threads": "4"}]}, "STEADY_QUEUE['workers'][0]['threads'] must be an integer, not '4'."),
         ({"workers": [{"processes": True}]}, "['processes'] must be an integer, not True."),
+        ({"workers": [{"prefetch": "lots"}]}, "['prefetch'] must be \"auto\" or an integer, not 'lots'."),
+        ({"workers": [{"prefetch": -1}]}, "['prefetch'] must be at least 0, not -1."),
         ({"workers": [{"queues": []}]}, "['queues'] must be a non-empty list of queue names"),
         ({"workers": [{"queues": ["*mail"]}]}, "queue pattern '*mail' may only have '*' at its end"),
         ({"workers": [{"queues": ["a,b"]}]}, "queue name 'a,b' may not contain commas"),

@@ -19,7 +19,8 @@ from steady_queue import queue_patterns
 WORKER_DEFAULTS = {
     "queues": ["*"],
     "threads": 3,
-    "prefetch": 0,
+    # "auto": claim ahead what the threads will start within the next moments (see the worker's Pool).
+    "prefetch": "auto",
     "processes": 1,
     "polling_interval": timedelta(seconds=0.1),
 }
@@ -77,7 +78,7 @@ RECURRING_TASK_KEYS = {"task", "schedule", "args", "kwargs", "queue_name", "prio
 class WorkerConfig:
     queues: tuple[str, ...]
     threads: int
-    prefetch: int
+    prefetch: int | str
     processes: int
     polling_interval: timedelta
 
@@ -141,6 +142,14 @@ class _Problems(list):
             return None
         return value
 
+    def integer_or_auto(self, where, value, *, minimum):
+        if value == "auto":
+            return value
+        if isinstance(value, str):
+            self.append(f"{where} must be \"auto\" or an integer, not {value!r}.")
+            return None
+        return self.integer(where, value, minimum=minimum)
+
     def boolean(self, where, value):
         if not isinstance(value, bool):
             self.append(f"{where} must be True or False, not {value!r}.")
@@ -185,7 +194,7 @@ def _worker(problems, where, entry):
     return WorkerConfig(
         queues=problems.queues(f"{where}['queues']", values["queues"]),
         threads=problems.integer(f"{where}['threads']", values["threads"], minimum=1),
-        prefetch=problems.integer(f"{where}['prefetch']", values["prefetch"], minimum=0),
+        prefetch=problems.integer_or_auto(f"{where}['prefetch']", values["prefetch"], minimum=0),
         processes=problems.integer(f"{where}['processes']", values["processes"], minimum=1),
         polling_interval=problems.duration(f"{where}['polling_interval']", values["polling_interval"]),
     )

@@ -16,6 +16,7 @@ its queue.
 
 import logging
 import threading
+import time
 
 from steady_queue.models.claimed_execution import finish_and_start
 from steady_queue.retrying import UNTIL_RECORDED, close_thread_connections
@@ -25,6 +26,10 @@ from .attempt import announce_success, warn_claim_lost
 logger = logging.getLogger("steady_queue.worker")
 
 MAX_BATCH = 500
+# How long the finisher may hold a transaction back for threads still running a short task: their
+# start markers then share it. At most twice the recent mean task time, never more than this.
+LINGER_MAX = 0.001  # seconds
+RUN_WEIGHT = 0.05  # of the latest task in the running mean of task times
 
 
 class _Start:
@@ -49,6 +54,10 @@ class Finisher:
         self._busy = False
         self._stopping = False
         self._changed = threading.Condition()
+        # Threads running a task: each will soon hand over its outcome and ask for its next start.
+        self._running = 0
+        self._mean_run = LINGER_MAX  # seconds
+        self._local = threading.local()
         self._thread = threading.Thread(target=self._run, name="steady-queue-finisher", daemon=True)
         self._thread.start()
 
@@ -60,6 +69,7 @@ class Finisher:
     def wake(self):
         """Record what was handed over now: the thread that handed it over has no next task yet."""
         with self._changed:
+            self._task_ended()
             if self._pending:
                 self._changed.notify_all()
 
@@ -71,10 +81,24 @@ class Finisher:
         """
         request = _Start(job_id)
         with self._changed:
+            self._task_ended()
             self._starts.append(request)
             self._changed.notify_all()
         request.recorded.wait()
+        if request.started:
+            with self._changed:
+                self._running += 1
+            self._local.began = time.monotonic()
         return request.started
+
+    def _task_ended(self):
+        """Called, with the condition held, by a thread done with its task (if it had one)."""
+        began = getattr(self._local, "began", None)
+        if began is None:
+            return
+        self._local.began = None
+        self._running -= 1
+        self._mean_run += RUN_WEIGHT * (time.monotonic() - began - self._mean_run)
 
     def flush(self, timeout=None):
         """Wait until everything submitted so far is recorded; True if it was in time."""
@@ -96,6 +120,10 @@ class Finisher:
                 self._changed.wait_for(lambda: self._pending or self._starts or self._stopping)
                 if not self._pending and not self._starts:
                     break
+                if self._running and not self._stopping:
+                    # Threads amid short tasks: give them a moment to join this transaction.
+                    linger = min(LINGER_MAX, 2 * self._mean_run)
+                    self._changed.wait_for(lambda: not self._running or self._stopping, linger)
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 starts, self._starts = self._starts, []
                 self._busy = True

@@ -1,15 +1,28 @@
-"""A fixed pool of daemon threads, with room for a few claimed jobs waiting their turn.
+"""A fixed pool of daemon threads, with a line of claimed jobs waiting their turn.
 
-``capacity`` says how many more jobs the worker may claim: one per idle thread, plus ``prefetch``
-waiting in line. Jobs still in line have not started; a graceful stop takes them back out with
-``take_waiting()`` so that they return to their queue untouched.
+``capacity`` says how many more jobs the worker may claim: one per idle thread, plus room in the
+line. Jobs in line have not started (no start marker): a graceful stop takes them back out with
+``take_waiting()``, and a crash puts them back in their queue, so a line costs nothing but the
+wait of the jobs in it, which another worker might have started sooner.
+
+The line's length is ``prefetch`` when it is a number. With ``"auto"`` it follows the tasks' pace:
+as many jobs as the threads start within ``AUTO_HORIZON`` at the mean run time of recent tasks, at
+most ``AUTO_LINE_MAX``. Thousands of millisecond tasks a second then need few claims, while a
+worker running slow tasks holds no more than it is about to start, leaving the rest to others.
 """
 
 import logging
 import queue
 import threading
+import time
 
 logger = logging.getLogger("steady_queue.worker")
+
+AUTO_HORIZON = 0.05  # seconds
+AUTO_LINE_MAX = 100
+# Weight of the latest run time in the running mean: the line follows a change of pace within
+# a few dozen tasks.
+PACE_WEIGHT = 0.05
 
 
 class Pool:
@@ -22,6 +35,7 @@ class Pool:
         self._before_waiting = before_waiting
         self._jobs = queue.SimpleQueue()
         self._outstanding = 0  # running plus waiting in line
+        self._mean_run = None  # seconds, for prefetch="auto"; None until a task ran
         self._lock = threading.Lock()
         self._all_done = threading.Condition(self._lock)
         self._abandoned = set()
@@ -33,15 +47,28 @@ class Pool:
             thread.start()
 
     @property
+    def line(self):
+        """How many claimed jobs may wait for a thread."""
+        if self.prefetch != "auto":
+            return self.prefetch
+        if self._mean_run is None:
+            return self.size  # no pace known yet: a job in line per thread
+        return min(AUTO_LINE_MAX, int(self.size * AUTO_HORIZON / max(self._mean_run, 1e-6)))
+
+    @property
     def capacity(self):
         with self._lock:
-            return self.size + self.prefetch - self._outstanding
+            return self.size + self.line - self._outstanding
 
     @property
     def wants_more(self):
-        """Whether to claim now: a thread is idle, and the line (if any) is short enough to refill."""
+        """Whether to claim now: a thread is idle, or the line is down to half its length.
+
+        Refilled before it runs dry, the line keeps the threads busy while the claim is made.
+        """
         with self._lock:
-            return self._outstanding < self.size or (self.prefetch and self._outstanding <= self.size)
+            line = self.line
+            return self._outstanding < self.size or (line and self._outstanding <= self.size + line // 2)
 
     def submit(self, job):
         with self._lock:
@@ -95,16 +122,20 @@ class Pool:
 
     def _work(self):
         while (job := self._next_job()) is not None:
+            began = time.monotonic()
             try:
                 self._perform(job)
             except BaseException:
                 # Nothing may end a pool thread: the pool would go on counting it as idle.
                 logger.exception("Unexpected error in a worker thread")
+            took = time.monotonic() - began
             with self._lock:
+                pace = self._mean_run
+                self._mean_run = took if pace is None else pace + PACE_WEIGHT * (took - pace)
                 abandoned = threading.get_ident() in self._abandoned
                 if not abandoned:
                     self._outstanding -= 1
-                refill = self._outstanding <= self.size
+                refill = self._outstanding <= self.size + self.line // 2
                 self._all_done.notify_all()
             if abandoned:
                 return
