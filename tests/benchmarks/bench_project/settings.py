@@ -1,6 +1,7 @@
 """One Django project for every library under test; BENCH_LIBRARY picks which one is installed.
 
 BENCH_DB: sqlite or postgres. BENCH_SQLITE: the SQLite file. BENCH_PG: host:port:dbname.
+BENCH_DB sqlite-wal, sqlite-wal-immediate, sqlite-wal-immediate-normal: SQLite in those modes (SQLITE_MODES).
 BENCH_DB pgbouncer: the same PostgreSQL database through PgBouncer (BENCH_PGBOUNCER: host:port), with
 a direct alias for the listener; pgbouncer-polling: through PgBouncer, no direct listener.
 BENCH_DB mariadb: BENCH_MYSQL host:port:dbname, user and password from MYSQL_USER and MYSQL_PASSWORD.
@@ -16,6 +17,19 @@ SECRET_KEY = "benchmarks"
 USE_TZ = True
 TIME_ZONE = "UTC"
 DEBUG = False
+
+# The OPTIONS of each SQLite BENCH_DB. "sqlite" is Django's default (rollback journal, deferred
+# transactions); "sqlite-wal-immediate" is what docs/sqlite.rst recommends; "sqlite-wal-immediate-normal"
+# adds synchronous=NORMAL, which may lose the last commits on power loss (never the file's integrity).
+SQLITE_MODES = {
+    "sqlite": {},
+    "sqlite-wal": {"init_command": "PRAGMA journal_mode=WAL"},
+    "sqlite-wal-immediate": {"init_command": "PRAGMA journal_mode=WAL", "transaction_mode": "IMMEDIATE"},
+    "sqlite-wal-immediate-normal": {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
+    },
+}
 
 if os.environ.get("BENCH_DB", "sqlite") in ("postgres", "pgbouncer", "pgbouncer-polling"):
     host, port, name = os.environ.get("BENCH_PG", "127.0.0.1:5432:steady_queue_bench").split(":")
@@ -48,6 +62,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("BENCH_SQLITE", "/tmp/bench.sqlite3"),
+            "OPTIONS": SQLITE_MODES[os.environ.get("BENCH_DB", "sqlite")],
         }
     }
 
