@@ -268,7 +268,7 @@ def main():
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--prefetch", type=int)
+    parser.add_argument("--prefetch", type=lambda value: value if value == "auto" else int(value))
     parser.add_argument("--queues", help="the workers' queue patterns, comma-separated")
     parser.add_argument("--size", type=int, default=1_000_000, help="the table a scale scenario fills")
     parser.add_argument("--window", type=float, default=20, help="seconds a scale scenario's drain is measured")
