@@ -1,10 +1,19 @@
+from unittest import mock
+
 import pytest
+from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
 from django.test import override_settings
 
+from steady_queue.checks import check_sqlite_queue_database
+from steady_queue.db import queue_database
+from tests.databases import queue_connection
+
 # The model checks ask the database about JSON support: run alone, this module needs a connection.
 pytestmark = pytest.mark.django_db
+
+ON_SQLITE = queue_connection.vendor == "sqlite"
 
 
 def errors_with(prefix):
@@ -12,7 +21,8 @@ def errors_with(prefix):
 
 
 def test_the_test_project_passes_every_check():
-    assert checks.run_checks() == []
+    # What manage.py check reports: the messages the settings do not silence.
+    assert [m for m in checks.run_checks() if not m.is_silenced()] == []
 
 
 def test_invalid_steady_queue_settings_are_check_errors():
@@ -87,3 +97,23 @@ def test_a_backend_without_queues_accepts_any_queue_name():
         assert tasks.add.using(queue_name="anything").queue_name == "anything"
         with pytest.raises(InvalidTask, match=r"Queue 'anything' is not in TASKS\['listed'\]\['QUEUES'\] \(default\)"):
             tasks.add.using(queue_name="anything", backend="listed")
+
+
+@pytest.mark.skipif(not ON_SQLITE, reason="needs SQLite as the queue database")
+def test_a_sqlite_queue_database_on_django_defaults_is_told_about_wal_and_immediate_transactions():
+    # The suite runs on Django's defaults on purpose, and its settings silence the suggestion.
+    messages = errors_with("steady_queue.I")
+    assert [m.id for m in messages] == ["steady_queue.I001"]
+    assert f"The queue database {queue_database()!r} is SQLite without WAL" in messages[0].msg
+
+
+@pytest.mark.skipif(ON_SQLITE, reason="needs a queue database other than SQLite")
+def test_other_databases_are_not_told_about_sqlite_options():
+    assert errors_with("steady_queue.I") == []
+
+
+def test_the_recommended_sqlite_options_silence_the_suggestion():
+    options = {"init_command": "PRAGMA journal_mode=WAL", "transaction_mode": "IMMEDIATE"}
+    # Only the settings change: the check reads them without connecting.
+    with mock.patch.dict(settings.DATABASES[queue_database()], OPTIONS=options):
+        assert check_sqlite_queue_database() == []

@@ -1,3 +1,4 @@
+import re
 from importlib import import_module, metadata
 
 from django.apps import apps
@@ -141,3 +142,55 @@ def pooler_warnings(alias, database, listener_database):
             )
         )
     return warnings
+
+
+# PRAGMA journal_mode=WAL, or journal_mode(WAL), optionally on the main schema, in any case.
+WAL_PRAGMA = re.compile(r"pragma\s+(main\.)?journal_mode\s*(=|\()\s*['\"]?wal['\"]?\s*\)?", re.IGNORECASE)
+
+
+@checks.register(checks.Tags.compatibility)
+def check_sqlite_queue_database(app_configs=None, **kwargs):
+    """Suggest WAL and IMMEDIATE transactions when the queue database is SQLite.
+
+    Reads the settings only. The journal mode also lives in the database file, so a file switched to
+    WAL once stays so; but asking would connect on every check, before migrate too, and a new file
+    (a fresh deployment, a restored copy, the test database) starts with a rollback journal again:
+    only init_command makes WAL hold for every file the settings name.
+    """
+    from django.db import connections
+
+    config = parse(getattr(settings, "STEADY_QUEUE", None))
+    if config.errors:
+        return []
+    alias = config.database
+    return sqlite_infos(alias, connections[alias].vendor, settings.DATABASES[alias].get("OPTIONS") or {})
+
+
+def sqlite_infos(alias, vendor, options):
+    """The suggestion for a queue database of this vendor with these OPTIONS (none if it needs nothing)."""
+    if vendor != "sqlite":
+        return []
+    init_command = options.get("init_command") or ""
+    wal = any(WAL_PRAGMA.fullmatch(command.strip()) for command in init_command.split(";"))
+    # In WAL mode EXCLUSIVE takes the same lock as IMMEDIATE: both begin by taking the write lock.
+    immediate = str(options.get("transaction_mode") or "").upper() in ("IMMEDIATE", "EXCLUSIVE")
+    if wal and immediate:
+        return []
+    missing = [name for name, present in (("WAL", wal), ("transaction_mode IMMEDIATE", immediate)) if not present]
+    suggested = dict(options)
+    if not wal:
+        suggested["init_command"] = "; ".join(filter(None, [init_command.strip(" ;"), "PRAGMA journal_mode=WAL"]))
+    if not immediate:
+        suggested["transaction_mode"] = "IMMEDIATE"
+    return [
+        checks.Info(
+            f"The queue database {alias!r} is SQLite without {' and '.join(missing)}. In WAL mode readers do "
+            "not wait for the writer and a commit is one append to the log: enqueueing one task at a time ran "
+            "about 4 times as fast in Steady Queue's benchmark. With IMMEDIATE transactions, a transaction of "
+            "your own that reads and then writes waits for the write lock instead of failing at once with "
+            "'database is locked'.",
+            hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {suggested!r} (see the SQLite page of the "
+            "documentation), or add 'steady_queue.I001' to SILENCED_SYSTEM_CHECKS.",
+            id="steady_queue.I001",
+        )
+    ]
