@@ -100,7 +100,10 @@ class PostgreSQL(Dialect):
             f"RETURNING {c.job_id} AS done_id)"
         )
         if not preserve:
-            finished = f"finished AS (DELETE FROM {j} WHERE {j.id} IN (SELECT done_id FROM done) RETURNING {j.id} AS finished_id)"
+            finished = (
+                f"finished AS (DELETE FROM {j} WHERE {j.id} IN (SELECT done_id FROM done) "
+                f"RETURNING {j.id} AS finished_id)"
+            )
             return [done, finished], [process_id, ids]
         from psycopg.types.json import Jsonb
 
