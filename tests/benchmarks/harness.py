@@ -22,9 +22,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench_project.settings")
 LIBRARY = os.environ.get("BENCH_LIBRARY", "steady-queue")
 
 PENDING_SQL = {
+    # Blocked tasks too: a limited drain has most of its tasks blocked, and they are work left.
     "steady-queue": "SELECT (SELECT count(*) FROM steady_queue_ready_execution)"
     " + (SELECT count(*) FROM steady_queue_claimed_execution)"
-    " + (SELECT count(*) FROM steady_queue_scheduled_execution)",
+    " + (SELECT count(*) FROM steady_queue_scheduled_execution)"
+    " + (SELECT count(*) FROM steady_queue_blocked_execution)",
     "steady-queue-0.3.0": "SELECT (SELECT count(*) FROM steady_queue_readyexecution)"
     " + (SELECT count(*) FROM steady_queue_claimedexecution)"
     " + (SELECT count(*) FROM steady_queue_scheduledexecution)",
