@@ -4,6 +4,8 @@ Every path that makes a job runnable goes through here (enqueue, the dispatcher,
 release of blocked jobs), so concurrency limits hold whichever way a job arrives.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 
 from django.db.models import Exists, F, OuterRef
@@ -15,7 +17,7 @@ from steady_queue.db import retry_on_lock, skip_locked, write_transaction
 from .blocked_execution import BlockedExecution
 from .job import Job
 from .ready_execution import ReadyExecution
-from .semaphore import Semaphore, acquire, delete_expired
+from .semaphore import Semaphore, acquire, delete_expired, expiry_after_change, lock_all, pushed_back_expiry
 from .tables import dialect
 
 
@@ -49,24 +51,63 @@ def admit(jobs, now):
     return len(ready), len(blocked)
 
 
-def release_slot(job, now):
-    """The job no longer holds its slot: hand it to the next blocked job of the key, or give it back.
+@dataclass(frozen=True)
+class HandOver:
+    """What release_slots() decided for one key; the dialect's hand_over_slots() carries it out.
 
-    Called in the transaction that records the job's outcome, so a slot is released exactly once.
-    In the database's own SQL where it has it: this runs for every finished limited task, and the
-    ORM's own cost was most of the worker's time there.
+    ``free``: the key's free slots once the finished jobs gave theirs back (before any blocked job
+    takes one); ``slots``: how many of its blocked jobs may take one now; ``expires_at``: the
+    semaphore's expiry after this change.
+    """
+
+    key: str
+    free: int
+    slots: int
+    expires_at: datetime
+
+
+def release_slots(jobs, now):
+    """These jobs no longer hold their slots: hand them to the next blocked jobs of their keys, or give them back.
+
+    Called in the transaction that records the jobs' outcomes, so a slot is released exactly once.
+    Where the database has its own SQL for it, one set of statements serves every key of a finisher
+    batch (two on PostgreSQL: lock the keys' semaphores, then move the blocked jobs and set the counts).
     """
     sql = dialect()
-    if sql.hands_over_slots_in_sql:
-        if not sql.hand_over_slot(job, now):
-            # The semaphore expired and was deleted meanwhile: all its slots are free again.
-            unblock(job.concurrency_key, now, limit=job.concurrency_limit)
+    if not sql.hands_over_slots_in_sql:
+        for job in sorted(jobs, key=lambda job: job.concurrency_key):
+            _release_slot_orm(job, now)
         return
+    finished = {}
+    for job in jobs:
+        finished.setdefault(job.concurrency_key, []).append(job)
+    held = lock_all(sorted(finished))
+    hand_overs = []
+    for key, (value, expires_at) in held.items():
+        first, done = finished[key][0], len(finished[key])
+        # Given back first: a debt (a value below zero, see acquire_over_limit) is paid before any
+        # blocked job gets a slot, and no key ever has more free slots than its limit.
+        free = min(value + done, first.concurrency_limit)
+        expiry = expiry_after_change(expires_at, now, first.concurrency_duration)
+        hand_overs.append(HandOver(key, free, min(done, max(free, 0)), expiry))
+    if hand_overs:
+        sql.hand_over_slots(hand_overs, now)
+    for key in sorted(finished.keys() - held.keys()):
+        # The semaphore expired and was deleted meanwhile: all its slots are free again.
+        unblock(key, now, limit=finished[key][0].concurrency_limit)
+
+
+def release_slot(job, now):
+    """The job no longer holds its slot: see release_slots."""
+    release_slots([job], now)
+
+
+def _release_slot_orm(job, now):
     # Give the slot back first: the update locks the key's semaphore row until the transaction
     # ends, so no enqueue can slip in before the next blocked job takes the slot.
     given_back = Semaphore.objects.filter(key=job.concurrency_key).update(
         value=Least(F("value") + 1, job.concurrency_limit),
-        expires_at=now + job.concurrency_duration,
+        expires_at=pushed_back_expiry(now, job.concurrency_duration),
         updated_at=now,
     )
     unblock(job.concurrency_key, now, limit=1 if given_back else job.concurrency_limit)

@@ -91,9 +91,7 @@ def finish_and_start(successes, start_ids, process_id, worker_name, *, preserve)
         # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
         # So are the keys of @unique tasks held until they finish (see steady_queue.uniqueness).
         release_unique_keys([job for job in unique if job.pk in recorded], now)
-        for s in limited:
-            if s.job_id in recorded:
-                _release_slot(s.job, now)
+        _release_slots([s.job for s in limited if s.job_id in recorded], now)
     return recorded, started
 
 
@@ -191,6 +189,14 @@ def _release_slot(job, now):
         from .admission import release_slot
 
         release_slot(job, now)
+
+
+def _release_slots(jobs, now):
+    # All the batch's limited jobs at once: a key that finished k hands up to k slots on.
+    if jobs:
+        from .admission import release_slots
+
+        release_slots(jobs, now)
 
 
 def _release_claim(job_id, process_id):

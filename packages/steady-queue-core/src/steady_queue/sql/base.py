@@ -14,6 +14,7 @@ quoted by the connection (``Table``), and the models build them (this package im
 """
 
 import json
+from collections import Counter
 
 from django.db import connections, transaction
 from django.utils import timezone
@@ -134,47 +135,57 @@ class Dialect:
 
     # --- Portable SQL: correct on any database once names are quoted; dialects opt in by flag ---
 
-    def hand_over_slot(self, job, now):
-        """Give a finished job's concurrency slot back, and to the next blocked job of its key.
+    def hand_over_slots(self, hand_overs, now):
+        """Move up to ``slots`` blocked jobs of each key to ready; leave each semaphore at ``free`` less those.
 
-        Returns False when the key's semaphore is gone (it expired: all its slots are free again),
-        for the caller to unblock the key. Runs in the transaction that records the outcome.
+        ``hand_overs``: admission.HandOver rows, their semaphores locked by the caller, inside the
+        transaction that records the outcomes. The picks (pick_blocked), then three statements for
+        all the keys: the blocked rows deleted, the ready rows inserted, the semaphores updated.
         """
         s, b, r = self.tables.semaphore, self.tables.blocked, self.tables.ready
-        expires, stamp = self.adapt_datetime(now + job.concurrency_duration), self.adapt_datetime(now)
-        limit, key = job.concurrency_limit, job.concurrency_key
-        skip_locked = " FOR UPDATE SKIP LOCKED" if self.connection.features.has_select_for_update_skip_locked else ""
+        stamp = self.adapt_datetime(now)
         with self.connection.cursor() as cursor:
-            # Give the slot back first: this locks the key's semaphore row until the transaction
-            # ends, so no enqueue can slip in between and the hand-over below is safe.
+            picked = self.pick_blocked(cursor, [(h.key, h.slots) for h in hand_overs if h.slots > 0])
+            if picked:
+                ids = [row[0] for row in picked]
+                cursor.execute(f"DELETE FROM {b} WHERE {b.job_id} IN ({self.marks(ids)})", ids)
+                cursor.execute(
+                    f"INSERT INTO {r} ({r.job_id}, {r.queue_name}, {r.priority}, {r.created_at}) "
+                    f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(picked))}",
+                    [v for job_id, queue, priority, _ in picked for v in (job_id, queue, priority, stamp)],
+                )
+            taken = Counter(row[3] for row in picked)
+            cases = " ".join(["WHEN %s THEN %s"] * len(hand_overs))
             cursor.execute(
-                f"UPDATE {s} SET {s.value} = CASE WHEN {s.value} + 1 > %s THEN %s ELSE {s.value} + 1 END, "
-                f"{s.expires_at} = %s, {s.updated_at} = %s WHERE {s.key} = %s",
-                [limit, limit, expires, stamp, key],
+                f"UPDATE {s} SET {s.value} = CASE {s.key} {cases} END, {s.expires_at} = CASE {s.key} {cases} END, "
+                f"{s.updated_at} = %s WHERE {s.key} IN ({self.marks(hand_overs)})",
+                [
+                    *(v for h in hand_overs for v in (h.key, h.free - taken[h.key])),
+                    *(v for h in hand_overs for v in (h.key, self.adapt_datetime(h.expires_at))),
+                    stamp,
+                    *(h.key for h in hand_overs),
+                ],
             )
-            if cursor.rowcount == 0:
-                return False
-            cursor.execute(
-                f"SELECT {b.job_id}, {b.queue_name}, {b.priority} FROM {b} WHERE {b.concurrency_key} = %s "
-                f"ORDER BY {b.priority} DESC, {b.job_id} LIMIT 1{skip_locked}",
-                [key],
-            )
-            waiting = cursor.fetchone()
-            if waiting is None:
-                return True
-            cursor.execute(
-                f"UPDATE {s} SET {s.value} = {s.value} - 1, {s.expires_at} = %s, {s.updated_at} = %s "
-                f"WHERE {s.key} = %s AND {s.value} > 0",
-                [expires, stamp, key],
-            )
-            if cursor.rowcount != 1:
-                return True
-            cursor.execute(f"DELETE FROM {b} WHERE {b.job_id} = %s", [waiting[0]])
-            cursor.execute(
-                f"INSERT INTO {r} ({r.job_id}, {r.queue_name}, {r.priority}, {r.created_at}) VALUES (%s, %s, %s, %s)",
-                [*waiting, stamp],
-            )
-        return True
+
+    def next_blocked_sql(self):
+        """The next blocked jobs of one key (parameters: the key, how many), highest priority first."""
+        b = self.tables.blocked
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.connection.features.has_select_for_update_skip_locked else ""
+        return (
+            f"SELECT {b.job_id}, {b.queue_name}, {b.priority}, {b.concurrency_key} FROM {b} "
+            f"WHERE {b.concurrency_key} = %s ORDER BY {b.priority} DESC, {b.job_id} LIMIT %s{skip_locked}"
+        )
+
+    def pick_blocked(self, cursor, wanted):
+        """Lock the next ``slots`` blocked jobs of each (key, slots); their (job_id, queue_name, priority, key).
+
+        A statement per key here; dialects that can pick for every key in one statement do.
+        """
+        picked = []
+        for key, slots in wanted:
+            cursor.execute(self.next_blocked_sql(), [key, slots])
+            picked += cursor.fetchall()
+        return picked
 
     def assign_unique_keys(self, rows):
         """Record each won unique key's holder (rows carry key, job_id, result_id): a statement per row."""

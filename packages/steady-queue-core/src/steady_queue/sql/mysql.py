@@ -103,3 +103,12 @@ class MySQL(Dialect):
                 job.pk = job_id
                 job._state.adding = False
             self.insert_state_rows(cursor, ids, first, created, None if due else scheduled)
+
+    def pick_blocked(self, cursor, wanted):
+        # One statement for all the keys: a UNION of each key's locking read (its own LIMIT and SKIP LOCKED).
+        if not wanted:
+            return []
+        cursor.execute(
+            " UNION ALL ".join([f"({self.next_blocked_sql()})"] * len(wanted)), [v for pair in wanted for v in pair]
+        )
+        return list(cursor.fetchall())

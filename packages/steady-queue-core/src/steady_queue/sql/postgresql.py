@@ -196,3 +196,44 @@ class PostgreSQL(Dialect):
                 f"UPDATE {u} SET {u.expires_at} = %s + {u.hold_for} WHERE {mine} AND {extend}",
                 [keys, result_ids, now, keys, result_ids],
             )
+
+    def hand_over_slots(self, hand_overs, now):
+        """Move up to ``slots`` blocked jobs of each key to ready; leave each semaphore at ``free`` less those.
+
+        One statement for all the keys (their semaphores locked by the caller, admission.release_slots).
+        An expiry that did not change is written back as it was: the update stays HOT.
+        """
+        s, b, r = self.tables.semaphore, self.tables.blocked, self.tables.ready
+        sql = f"""
+            WITH grants AS (
+                SELECT * FROM unnest(%s::text[], %s::int[], %s::int[], %s::timestamptz[])
+                    AS g(slot_key, slots, free, expiry)
+            ), picked AS (
+                SELECT w.* FROM grants CROSS JOIN LATERAL (
+                    SELECT {b.job_id} AS picked_id FROM {b}
+                    WHERE {b.concurrency_key} = grants.slot_key
+                    ORDER BY {b.priority} DESC, {b.job_id}
+                    LIMIT grants.slots
+                    FOR UPDATE SKIP LOCKED
+                ) w WHERE grants.slots > 0
+            ), moved AS (
+                DELETE FROM {b} USING picked WHERE {b}.{b.job_id} = picked.picked_id
+                RETURNING {b}.{b.job_id} AS moved_id, {b}.{b.queue_name} AS moved_queue,
+                    {b}.{b.priority} AS moved_priority, {b}.{b.concurrency_key} AS moved_key
+            ), readied AS (
+                INSERT INTO {r} ({r.job_id}, {r.queue_name}, {r.priority}, {r.created_at})
+                SELECT moved_id, moved_queue, moved_priority, %s FROM moved
+            ), taken AS (
+                SELECT moved_key, count(*) AS jobs FROM moved GROUP BY moved_key
+            )
+            UPDATE {s} SET {s.value} = grants.free - COALESCE(taken.jobs, 0), {s.expires_at} = grants.expiry,
+                {s.updated_at} = %s
+            FROM grants LEFT JOIN taken ON taken.moved_key = grants.slot_key
+            WHERE {s}.{s.key} = grants.slot_key
+        """
+        params = [
+            [h.key for h in hand_overs], [h.slots for h in hand_overs], [h.free for h in hand_overs],
+            [h.expires_at for h in hand_overs], now, now,
+        ]
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
