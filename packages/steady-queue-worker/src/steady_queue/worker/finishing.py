@@ -26,8 +26,9 @@ from .attempt import announce_success, warn_claim_lost
 logger = logging.getLogger("steady_queue.worker")
 
 MAX_BATCH = 500
-# How long the finisher may hold a transaction back for threads still running a short task: their
-# start markers then share it. At most twice the recent mean task time, never more than this.
+# How long the finisher may hold a transaction back for threads still running short tasks (a
+# recent mean under this): their start markers then share it, instead of each waiting for the
+# next one. Threads on longer tasks are not waited for.
 LINGER_MAX = 0.001  # seconds
 RUN_WEIGHT = 0.05  # of the latest task in the running mean of task times
 
@@ -120,10 +121,9 @@ class Finisher:
                 self._changed.wait_for(lambda: self._pending or self._starts or self._stopping)
                 if not self._pending and not self._starts:
                     break
-                if self._running and not self._stopping:
+                if self._running and self._mean_run < LINGER_MAX and not self._stopping:
                     # Threads amid short tasks: give them a moment to join this transaction.
-                    linger = min(LINGER_MAX, 2 * self._mean_run)
-                    self._changed.wait_for(lambda: not self._running or self._stopping, linger)
+                    self._changed.wait_for(lambda: not self._running or self._stopping, LINGER_MAX)
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 starts, self._starts = self._starts, []
                 self._busy = True
