@@ -94,20 +94,55 @@ def wait_for_workers(count, timeout=120):
 
 
 def measure_drain(total, window):
-    """Tasks done per second from now until the queue is empty or ``window`` seconds have passed."""
+    """Tasks done per second from now until the queue is empty or ``window`` seconds have passed.
+
+    Also the rates of the first and the last third of that time: a drain that slows as it goes
+    (dead rows piling up ahead of the claim) shows there before it shows in the whole.
+    """
     from django.db import connection
 
     connection.close()
     t0, left = time.monotonic(), total
+    samples = [(t0, total)]
     while left and time.monotonic() - t0 < window:
         time.sleep(0.05 if left < 50_000 else 0.5)
         left = pending()
+        samples.append((time.monotonic(), left))
     elapsed = time.monotonic() - t0
-    return {"per_second": (total - left) / elapsed, "done": total - left, "seconds": elapsed}
+
+    def rate(start, end):
+        (ta, la), (tb, lb) = samples[start], samples[end]
+        return (la - lb) / (tb - ta) if tb > ta else None
+
+    third = len(samples) // 3
+    return {"per_second": (total - left) / elapsed, "done": total - left, "seconds": elapsed,
+            "first_third": rate(0, third) if third else None, "last_third": rate(-third - 1, -1) if third else None}
+
+
+# The per-table autovacuum settings docs/benchmarks.rst recommends, applied when BENCH_AUTOVACUUM=queue.
+QUEUE_AUTOVACUUM = {
+    "steady_queue_ready_execution": "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000, "
+    "autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000, "
+    "autovacuum_vacuum_cost_delay = 0",
+    "steady_queue_claimed_execution": "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, "
+    "autovacuum_vacuum_cost_delay = 0",
+    "steady_queue_blocked_execution": "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, "
+    "autovacuum_vacuum_cost_delay = 0",
+    "steady_queue_semaphore": "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, "
+    "autovacuum_vacuum_cost_delay = 0",
+    "steady_queue_job": "autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.01",
+}
+
+
+def apply_autovacuum_settings():
+    if os.environ.get("BENCH_AUTOVACUUM") == "queue":
+        for table, options in QUEUE_AUTOVACUUM.items():
+            execute(f"ALTER TABLE {table} SET ({options})")
 
 
 def drain_idle_workers(args, size, queue="'default'"):
     """Start the workers on an empty queue, commit ``size`` ready tasks at once, and measure."""
+    apply_autovacuum_settings()
     workers = start_workers(args)
     try:
         wait_for_workers(args.processes)
