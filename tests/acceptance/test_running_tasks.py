@@ -176,6 +176,9 @@ def test_the_runtime_clears_old_finished_tasks_itself(start_supervisor):
     supervisor = start_supervisor({"clear_finished_jobs_after": 3600})
     wait_for(lambda: not Job.objects.filter(pk=job_pk(old.id)).exists(), message="the old task to be cleared")
     assert Job.objects.filter(pk=job_pk(recent.id)).exists()
+    # (The first supervisor's dispatcher may have cleared it, if it started after the update:
+    # stop this one only once it is up, not while it installs its signal handlers.)
+    wait_for(lambda: "Started dispatcher" in supervisor.output, message="the dispatcher to start")
     supervisor.send(15)
     assert supervisor.wait() == 0
 
