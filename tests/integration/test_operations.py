@@ -223,3 +223,21 @@ def test_clear_finished_deletes_old_successes_only(run_tasks):
     Job.objects.filter(pk__in=old).update(finished_at=timezone.now() - timedelta(days=2))
     assert clear_finished(timezone.now() - timedelta(days=1), batch_size=1) == 1
     assert set(Job.objects.values_list("pk", flat=True)) == {job_pk(r.id) for r in (new_ok, old_failed, waiting)}
+
+
+def test_the_dispatcher_clears_a_backlog_a_batch_per_poll_with_pauses(run_tasks):
+    from steady_queue.conf import DispatcherConfig
+    from steady_queue.worker.dispatcher import Dispatcher
+
+    done = [tasks.add.enqueue(i, i) for i in range(5)]
+    run_tasks()
+    Job.objects.filter(pk__in=[job_pk(r.id) for r in done]).update(finished_at=timezone.now() - timedelta(days=2))
+    dispatcher = Dispatcher(DispatcherConfig(2, timedelta(seconds=1), False, timedelta(seconds=1)))
+    dispatcher._clear_finished_jobs()
+    # One batch, then a pause before the next: scheduled tasks are dispatched in between.
+    assert Job.objects.count() == 3
+    assert dispatcher._clearing is not None
+    for _ in range(3):
+        dispatcher._next_clearing = 0
+        dispatcher._clear_finished_jobs()
+    assert Job.objects.count() == 0 and dispatcher._clearing is None

@@ -130,6 +130,14 @@ def existing_job_ids(ids):
 
 def clear_finished(finished_before, *, batch_size=500):
     """Delete successfully finished jobs older than ``finished_before``, in batches. Returns the count."""
+    total = 0
+    while deleted := clear_finished_batch(finished_before, batch_size=batch_size):
+        total += deleted
+    return total
+
+
+def clear_finished_batch(finished_before, *, batch_size=500):
+    """Delete one batch of the jobs clear_finished() deletes; return how many (fewer: none are left)."""
     from steady_queue.db import retry_on_lock
 
     from .failed_execution import FailedExecution
@@ -146,7 +154,4 @@ def clear_finished(finished_before, *, batch_size=500):
             Job.objects.filter(pk__in=ids).delete()
         return len(ids)
 
-    total = 0
-    while deleted := batch():
-        total += deleted
-    return total
+    return batch()

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from steady_queue.db import queue_database
 from steady_queue.models.admission import maintain_concurrency
-from steady_queue.models.job import clear_finished
+from steady_queue.models.job import clear_finished_batch
 from steady_queue.models.scheduled_execution import dispatch_due, next_scheduled_at
 from steady_queue.models.unique_key import purge as purge_unique_keys
 
@@ -17,6 +17,9 @@ from .poller import Poller
 logger = logging.getLogger("steady_queue.dispatcher")
 
 CLEAR_FINISHED_EVERY = 300.0
+# Clearing a backlog of finished jobs pauses after each batch for this many times the batch's
+# own time: it takes at most a quarter of the database's attention from the workers draining.
+CLEARING_PAUSE = 3
 
 
 class Dispatcher(Poller):
@@ -29,6 +32,7 @@ class Dispatcher(Poller):
         self.concurrency_maintenance = dispatcher_config.concurrency_maintenance
         self.maintenance_interval = dispatcher_config.concurrency_maintenance_interval.total_seconds()
         self._next_clearing = self._next_maintenance = self._next_key_purge = time.monotonic()
+        self._clearing = None  # (cut-off, cleared so far) while a round of clearing is under way
 
     @property
     def metadata(self):
@@ -89,10 +93,21 @@ class Dispatcher(Poller):
             logger.info("Released %d unique key(s) whose tasks no longer hold them", purged)
 
     def _clear_finished_jobs(self):
-        # Finished jobs are cleared by the runtime itself, not by a cron job the user must remember.
+        # Finished jobs are cleared by the runtime itself, not by a cron job the user must remember:
+        # a batch per poll, paced, so that scheduled tasks are still dispatched on time meanwhile.
         if not self.config.preserve_finished_jobs or time.monotonic() < self._next_clearing:
             return
+        if self._clearing is None:
+            self._clearing = (timezone.now() - self.config.clear_finished_jobs_after, 0)
+        cut_off, cleared = self._clearing
+        began = time.monotonic()
+        deleted = clear_finished_batch(cut_off, batch_size=self.batch_size)
+        cleared += deleted
+        if deleted == self.batch_size:
+            self._clearing = (cut_off, cleared)
+            self._next_clearing = time.monotonic() + CLEARING_PAUSE * (time.monotonic() - began)
+            return
+        self._clearing = None
         self._next_clearing = time.monotonic() + CLEAR_FINISHED_EVERY
-        cleared = clear_finished(timezone.now() - self.config.clear_finished_jobs_after, batch_size=self.batch_size)
         if cleared:
             logger.info("Cleared %d finished task(s) older than %s", cleared, self.config.clear_finished_jobs_after)
