@@ -36,9 +36,9 @@ def test_auto_lines_up_many_short_tasks():
 
 
 def test_auto_holds_back_slow_tasks_for_other_workers():
-    # 3 threads on 0.2 s tasks start no other task within the horizon: nothing waits in line.
+    # 3 threads on 0.7 s tasks start no other task within the horizon: nothing waits in line.
     pool = Pool(3, perform=None, on_idle=lambda: None, prefetch="auto")
-    run_tasks(pool, 3, 0.2)
+    run_tasks(pool, 3, 0.7)
     assert pool.line == 0 and pool.capacity == 3
     pool.stop()
 

@@ -18,8 +18,8 @@ import time
 
 logger = logging.getLogger("steady_queue.worker")
 
-AUTO_HORIZON = 0.05  # seconds
-AUTO_LINE_MAX = 100
+AUTO_HORIZON = 0.2  # seconds
+AUTO_LINE_MAX = 200
 # Weight of the latest run time in the running mean: the line follows a change of pace within
 # a few dozen tasks.
 PACE_WEIGHT = 0.05
