@@ -210,11 +210,11 @@ class AbandonedOutcome(Exception):
     pass
 
 
-@pytest.mark.parametrize("outcome", ["finish_many", "fail"])
+@pytest.mark.parametrize("outcome", ["finish_and_start", "fail"])
 def test_the_slot_is_handed_on_inside_the_transaction_that_records_the_outcome(worker, outcome):
     from django.db import transaction
 
-    from steady_queue.models.claimed_execution import Success, fail, finish_many
+    from steady_queue.models.claimed_execution import Success, fail, finish_and_start
 
     first = tasks.one_at_a_time.enqueue("a", "1")
     second = tasks.one_at_a_time.enqueue("a", "2")
@@ -225,7 +225,7 @@ def test_the_slot_is_handed_on_inside_the_transaction_that_records_the_outcome(w
         if outcome == "fail":
             fail(job, worker.pk, worker.name, now, record)
         else:
-            finish_many([Success(job, now, now, None)], worker.pk, worker.name, preserve=True)
+            finish_and_start([Success(job, now, now, None)], [], worker.pk, worker.name, preserve=True)
         assert state(second) == "ready"  # handed on together with the outcome ...
         raise AbandonedOutcome
     # ... and not at all when the outcome's transaction does not commit.

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from steady_queue.models import BlockedExecution, ClaimedExecution, ReadyExecution, Semaphore
 from steady_queue.models.blocked_execution import run_now
-from steady_queue.models.claimed_execution import Success, finish_many
+from steady_queue.models.claimed_execution import Success, finish_and_start
 from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
@@ -22,7 +22,8 @@ def worker():
 def finish_together(worker, jobs):
     """Record the jobs' successes in one finisher batch."""
     now = timezone.now()
-    return finish_many([Success(job, now, now, None) for job in jobs], worker.pk, worker.name, preserve=True)
+    successes = [Success(job, now, now, None) for job in jobs]
+    return finish_and_start(successes, [], worker.pk, worker.name, preserve=True)[0]
 
 
 def ids(results):

@@ -41,7 +41,7 @@ class ClaimedExecution(Execution):
 
 @dataclass
 class Success:
-    """A task that returned: what finish_many() records."""
+    """A task that returned: what finish_and_start() records."""
 
     job: Job
     started_at: datetime
@@ -51,14 +51,6 @@ class Success:
     @property
     def job_id(self):
         return self.job.pk
-
-
-def finish_many(successes, process_id, worker_name, *, preserve):
-    """Record many successful attempts in one transaction; return the ids of the jobs recorded.
-
-    Only jobs whose claim is still this process's are recorded (see ClaimedExecution).
-    """
-    return finish_and_start(successes, [], process_id, worker_name, preserve=preserve)[0]
 
 
 @retry_on_lock
