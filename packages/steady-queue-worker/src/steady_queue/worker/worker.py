@@ -77,9 +77,9 @@ class Worker(Poller):
 
     def _release_orphaned_claims(self):
         """Put back in their queue the claims of this process that none of its threads holds."""
-        # Only this thread adds to _held, and a job leaves it after its start marker was recorded
-        # (or its claim given back): an unstarted claim in this process's name that is not held
-        # can only come from a claim whose result never came back.
+        # Only this thread adds to _held, and a job leaves it once its thread is done with it (after
+        # its start marker, or its claim given back): an unstarted claim in this process's name
+        # that is not held can only come from a claim whose result never came back.
         orphaned = ClaimedExecution.objects.filter(process_id=self.process.pk, started_at__isnull=True).exclude(
             job_id__in=self._held.copy()
         )
