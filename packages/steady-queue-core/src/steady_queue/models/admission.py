@@ -66,12 +66,13 @@ class HandOver:
     expires_at: datetime
 
 
-def release_slots(jobs, now):
+def release_slots(jobs, now, held=None):
     """These jobs no longer hold their slots: hand them to the next blocked jobs of their keys, or give them back.
 
     Called in the transaction that records the jobs' outcomes, so a slot is released exactly once.
     Where the database has its own SQL for it, one set of statements serves every key of a finisher
-    batch (two on PostgreSQL: lock the keys' semaphores, then move the blocked jobs and set the counts).
+    batch (on PostgreSQL the statement that records the outcomes also locks the keys' semaphores
+    and passes what it read as ``held``; one more moves the blocked jobs and sets the counts).
     """
     sql = dialect()
     if not sql.hands_over_slots_in_sql:
@@ -81,7 +82,10 @@ def release_slots(jobs, now):
     finished = {}
     for job in jobs:
         finished.setdefault(job.concurrency_key, []).append(job)
-    held = lock_all(sorted(finished))
+    if held is None:
+        held = lock_all(sorted(finished))
+    else:
+        held = {key: row for key, row in held.items() if key in finished}
     hand_overs = []
     for key, (value, expires_at) in held.items():
         first, done = finished[key][0], len(finished[key])

@@ -77,13 +77,17 @@ def finish_and_start(successes, start_ids, process_id, worker_name, *, preserve)
     unique = [s.job for s in successes if s.job.unique_key]
     if not limited and not unique and sql.single_statement_writes:
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
-        return sql.finish_and_start(process_id, worker_name, successes, start_ids, now, preserve)
+        return sql.finish_and_start(process_id, worker_name, successes, start_ids, now, preserve)[:2]
     with write_transaction(sql.alias):
-        recorded, started = sql.finish_and_start(process_id, worker_name, successes, start_ids, now, preserve)
+        # The semaphores of the limited jobs are locked by the same statement where the dialect can.
+        slot_keys = sorted({s.job.concurrency_key for s in limited})
+        recorded, started, held = sql.finish_and_start(
+            process_id, worker_name, successes, start_ids, now, preserve, slot_keys=slot_keys
+        )
         # Slots are handed on in the transaction that recorded the outcomes: released exactly once.
         # So are the keys of @unique tasks held until they finish (see steady_queue.uniqueness).
         release_unique_keys([job for job in unique if job.pk in recorded], now)
-        _release_slots([s.job for s in limited if s.job_id in recorded], now)
+        _release_slots([s.job for s in limited if s.job_id in recorded], now, held=held)
     return recorded, started
 
 
@@ -183,12 +187,12 @@ def _release_slot(job, now):
         release_slot(job, now)
 
 
-def _release_slots(jobs, now):
+def _release_slots(jobs, now, held=None):
     # All the batch's limited jobs at once: a key that finished k hands up to k slots on.
     if jobs:
         from .admission import release_slots
 
-        release_slots(jobs, now)
+        release_slots(jobs, now, held=held)
 
 
 def _release_claim(job_id, process_id):

@@ -221,15 +221,17 @@ class Dialect:
                 self.finish_rows(cursor, done, worker_name, outcomes, preserve)
         return done
 
-    def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve):
-        """Record successful outcomes and start markers; return the job ids of (finished, started).
+    def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve, slot_keys=()):
+        """Record successful outcomes and start markers; return the job ids of (finished, started), and None.
 
         Call inside write_transaction(); dialects with single_statement_writes do it in one statement.
-        Only claims still this process's are finished or started.
+        Only claims still this process's are finished or started. A dialect may also lock the
+        semaphores of ``slot_keys`` on the way and return what it read of them (see PostgreSQL's);
+        None leaves the locking to the caller.
         """
         finished = self.finish(process_id, worker_name, outcomes, preserve) if outcomes else set()
         started = self.mark_started(process_id, start_ids, now) if start_ids else set()
-        return finished, started
+        return finished, started, None
 
     def mark_started(self, process_id, job_ids, now):
         """Set the start marker of these claims if still this process's; return their job ids."""

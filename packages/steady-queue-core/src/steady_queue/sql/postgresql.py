@@ -20,6 +20,21 @@ class PostgreSQL(Dialect):
     deletes_with_returning = True
     single_statement_writes = True
 
+    def cursor(self):
+        """A cursor that sends the parameters apart from the SQL (server-side binding).
+
+        Django's default psycopg cursor quotes every parameter into the statement's text, an array
+        element by element, in Python: for the finisher's and the claim's arrays that took more of
+        the worker's time than the statements themselves. Nothing is prepared (each statement is the
+        extended protocol's unnamed one), so a PgBouncer in transaction mode serves it like any other.
+        """
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        connection = self.connection
+        connection.ensure_connection()
+        # Through Django's cursor wrapper: its error translation and execute_wrapper() hooks apply.
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
     @staticmethod
     def is_lock_error(error):
         return getattr(PostgreSQL.driver_error(error), "sqlstate", None) in LOCK_STATES
@@ -57,7 +72,7 @@ class PostgreSQL(Dialect):
         One statement: a transaction of its own.
         """
         condition, params = self.queue_condition(pattern)
-        with self.connection.cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(self.claim_sql(condition, columns), [*params, list(paused), limit, process_id])
             return cursor.fetchall()
 
@@ -65,13 +80,15 @@ class PostgreSQL(Dialect):
         """Record successful outcomes whose claim is still this process's; return their job ids."""
         return self.finish_and_start(process_id, worker_name, outcomes, [], None, preserve)[0]
 
-    def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve):
-        """Record outcomes and start markers of claims still this process's: one statement.
+    def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve, slot_keys=()):
+        """Record outcomes and start markers of claims still this process's, and lock semaphores: one statement.
 
-        Returns the job ids of (finished, started). The two touch different claims (a task's start
-        was recorded before it ran), which one statement may change together.
+        Returns the job ids of (finished, started) and {key: (value, expires_at)} of the semaphores of
+        ``slot_keys`` that exist, locked in key order (call inside a transaction then). The parts
+        touch different rows (a task's start was recorded before it ran), which one statement may
+        change together.
         """
-        c = self.tables.claimed
+        c, s = self.tables.claimed, self.tables.semaphore
         ctes, params, selects = [], [], []
         if start_ids:
             ctes.append(
@@ -79,18 +96,29 @@ class PostgreSQL(Dialect):
                 f"AND {c.job_id} = ANY(%s) RETURNING {c.job_id} AS started_id)"
             )
             params += [now, process_id, start_ids]
-            selects.append("SELECT FALSE, started_id FROM started")
+            selects.append("SELECT 's', started_id, NULL, NULL::int, NULL::timestamptz FROM started")
         if outcomes:
             finish_ctes, finish_params = self._finish_ctes(process_id, worker_name, outcomes, preserve)
             ctes += finish_ctes
             params += finish_params
-            selects.append("SELECT TRUE, finished_id FROM finished")
+            selects.append("SELECT 'f', finished_id, NULL, NULL::int, NULL::timestamptz FROM finished")
+        if slot_keys:
+            # Locked in key order, as every other transaction locks semaphores (see semaphore.lock_all).
+            ctes.append(
+                f"held AS (SELECT {s.key} AS held_key, {s.value} AS held_value, {s.expires_at} AS held_expiry "
+                f"FROM {s} WHERE {s.key} = ANY(%s) ORDER BY {s.key} FOR UPDATE)"
+            )
+            params.append(list(slot_keys))
+            selects.append("SELECT 'h', NULL::bigint, held_key, held_value, held_expiry FROM held")
         if not ctes:
-            return set(), set()
-        with self.connection.cursor() as cursor:
+            return set(), set(), {}
+        with self.cursor() as cursor:
             cursor.execute(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params)
             rows = cursor.fetchall()
-        return {job_id for done, job_id in rows if done}, {job_id for done, job_id in rows if not done}
+        finished = {job_id for kind, job_id, *_ in rows if kind == "f"}
+        started = {job_id for kind, job_id, *_ in rows if kind == "s"}
+        held = {key: (value, expiry) for kind, _, key, value, expiry in rows if kind == "h"}
+        return finished, started, held
 
     def _finish_ctes(self, process_id, worker_name, outcomes, preserve):
         j, c = self.tables.job, self.tables.claimed
@@ -168,7 +196,7 @@ class PostgreSQL(Dialect):
         ]
         if not due:
             params.append(first.scheduled_at)
-        with self.connection.cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(sql, params)
             for job, (job_id,) in zip(jobs, cursor.fetchall(), strict=True):
                 job.pk = job_id
@@ -176,7 +204,7 @@ class PostgreSQL(Dialect):
 
     def assign_unique_keys(self, rows):
         u = self.tables.unique_key
-        with self.connection.cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {u} SET {u.job_id} = v.holder, {u.result_id} = v.rid "
                 f"FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS v(k, holder, rid) WHERE {u}.{u.key} = v.k",
@@ -190,7 +218,7 @@ class PostgreSQL(Dialect):
         scope = "TRUE" if ended else f"NOT {u.until_finished}"
         extend = f"{u.hold_for} IS NOT NULL" + (f" AND {u.until_finished}" if ended else "")
         mine = f"{u.key} = ANY(%s) AND {u.result_id} = ANY(%s) AND {u.expires_at} IS NULL AND {scope}"
-        with self.connection.cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(
                 f"WITH gone AS (DELETE FROM {u} WHERE {mine} AND NOT ({extend})) "
                 f"UPDATE {u} SET {u.expires_at} = %s + {u.hold_for} WHERE {mine} AND {extend}",
@@ -235,5 +263,5 @@ class PostgreSQL(Dialect):
             [h.key for h in hand_overs], [h.slots for h in hand_overs], [h.free for h in hand_overs],
             [h.expires_at for h in hand_overs], now, now,
         ]
-        with self.connection.cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(sql, params)
