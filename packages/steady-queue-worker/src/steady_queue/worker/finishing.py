@@ -1,12 +1,17 @@
-"""Group commit: outcomes and start markers are recorded many to a transaction, by one thread.
+"""Group commit: outcomes and start markers are recorded many to a transaction.
 
 Pool threads hand the outcome of a task that returned to the finisher and go on to their next
 task. Before calling it, a thread has the task's start marker recorded (``start()``) and waits for
-it: the finisher's next transaction carries it together with every outcome handed over since,
-among them the outcome the same thread just handed over. So a task costs one transaction, shared
-by all the threads that ended a task meanwhile. A thread with no next task wakes the finisher
-(``wake()``) before it waits for one, so an outcome is never held back. One thread also means one
-database connection.
+it: the next round carries it together with every outcome handed over since, among them the
+outcome the same thread just handed over. So a task costs one statement, shared by all the threads
+that ended a task meanwhile. A thread with no next task has what it handed over recorded
+(``wake()``) before it waits for one, so an outcome is never held back.
+
+A round is recorded by the first thread that needs one while none is under way: it leads the
+round on its own database connection, and the others wait for it. Only when no pool thread can
+(a round is under way, or the thread's connection is inside a transaction its task left open)
+does the finisher's own thread record the next round. A thread that leads saves the two hand-overs
+between threads that each round would otherwise cost, which is most of a round for short tasks.
 
 The price: a task that returned but whose outcome was not yet committed when the process died
 is treated like any other started task of a dead process (failed with ProcessExitError or
@@ -18,6 +23,9 @@ import logging
 import threading
 import time
 
+from django.db import connections
+
+from steady_queue.db import queue_database
 from steady_queue.models.claimed_execution import finish_and_start
 from steady_queue.retrying import UNTIL_RECORDED, close_thread_connections
 
@@ -29,7 +37,7 @@ MAX_BATCH = 500
 # How long the finisher may hold a transaction back for threads still running short tasks (a
 # recent mean under this): their start markers then share it, instead of each waiting for the
 # next one. Threads on longer tasks are not waited for.
-LINGER_MAX = 0.001  # seconds
+LINGER_MAX = 0.002  # seconds
 RUN_WEIGHT = 0.05  # of the latest task in the running mean of task times
 
 
@@ -40,8 +48,10 @@ class _Start:
 
     def __init__(self, job_id):
         self.job_id = job_id
-        # Each waiting thread is woken alone, when its own marker is recorded.
-        self.recorded = threading.Event()
+        # Each waiting thread is woken alone, when its own marker is recorded: the finisher releases
+        # this lock, held from the start (cheaper to hand over than an Event).
+        self.recorded = threading.Lock()
+        self.recorded.acquire()
         self.started = False
 
 
@@ -71,8 +81,13 @@ class Finisher:
         """Record what was handed over now: the thread that handed it over has no next task yet."""
         with self._changed:
             self._task_ended()
-            if self._pending:
+            lead = self._pending and self._may_lead()
+            if lead:
+                batch, starts = self._begin_round()
+            else:
                 self._changed.notify_all()
+        if lead:
+            self._round(batch, starts)
 
     def start(self, job_id):
         """Record the start marker of a claimed job and wait for it.
@@ -84,11 +99,15 @@ class Finisher:
         with self._changed:
             self._task_ended()
             self._starts.append(request)
-            self._changed.notify_all()
-        request.recorded.wait()
+            lead = self._may_lead()
+            if lead:
+                batch, starts = self._begin_round()
+            else:
+                self._changed.notify_all()
+        if lead:
+            self._round(batch, starts)
+        request.recorded.acquire()
         if request.started:
-            with self._changed:
-                self._running += 1
             self._local.began = time.monotonic()
         return request.started
 
@@ -115,30 +134,53 @@ class Finisher:
         self._thread.join(timeout)
         return recorded
 
-    def _run(self):
-        while True:
+    def _may_lead(self):
+        """Whether the calling pool thread may record the next round (the condition held)."""
+        if self._busy or self._stopping:
+            return False
+        # Its task may have left the thread's connection inside a transaction (set_autocommit(False)
+        # without a commit): the round must not join it. The finisher's thread records it instead.
+        connection = connections[queue_database()]
+        return connection.get_autocommit() if connection.connection is not None else True
+
+    def _begin_round(self):
+        """Take what the next round records (the condition held, and no round under way)."""
+        self._busy = True
+        if self._running and self._mean_run < LINGER_MAX and not self._stopping:
+            # Threads amid short tasks: give them a moment to join this round.
+            self._changed.wait_for(lambda: not self._running or self._stopping, LINGER_MAX)
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        starts, self._starts = self._starts, []
+        return batch, starts
+
+    def _round(self, batch, starts):
+        """Record a round, then wake the threads waiting for their start markers."""
+        started = set()
+        try:
+            started = self._record(batch, [s.job_id for s in starts])
+        except BaseException:
+            logger.exception("Unexpected error recording finished and started tasks")
+        finally:
             with self._changed:
-                self._changed.wait_for(lambda: self._pending or self._starts or self._stopping)
-                if not self._pending and not self._starts:
-                    break
-                if self._running and self._mean_run < LINGER_MAX and not self._stopping:
-                    # Threads amid short tasks: give them a moment to join this transaction.
-                    self._changed.wait_for(lambda: not self._running or self._stopping, LINGER_MAX)
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                starts, self._starts = self._starts, []
-                self._busy = True
-            started = set()
-            try:
-                started = self._record(batch, [s.job_id for s in starts])
-            except BaseException:
-                logger.exception("Unexpected error recording finished and started tasks")
-            finally:
                 for request in starts:
                     request.started = request.job_id in started
-                    request.recorded.set()
-                with self._changed:
-                    self._busy = False
-                    self._changed.notify_all()
+                # Running from here on, not from when their threads wake: the next round must
+                # know to wait for them (they wake after this round's thread has moved on).
+                self._running += sum(1 for request in starts if request.started)
+                self._busy = False
+                self._changed.notify_all()
+            for request in starts:
+                request.recorded.release()
+
+    def _run(self):
+        """The finisher's thread: the rounds no pool thread leads."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: not self._busy and (self._pending or self._starts or self._stopping))
+                if not self._pending and not self._starts:
+                    break
+                batch, starts = self._begin_round()
+            self._round(batch, starts)
         close_thread_connections()
 
     def _record(self, batch, start_ids):

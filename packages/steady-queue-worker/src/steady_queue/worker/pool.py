@@ -116,9 +116,12 @@ class Pool:
         try:
             return self._jobs.get_nowait()
         except queue.Empty:
-            if self._before_waiting is not None:
-                self._before_waiting()
-            return self._jobs.get()
+            pass
+        # Outside the except block: Django's task_finished receiver logs sys.exc_info(), and the
+        # hook may announce finished tasks.
+        if self._before_waiting is not None:
+            self._before_waiting()
+        return self._jobs.get()
 
     def _work(self):
         while (job := self._next_job()) is not None:
