@@ -173,6 +173,8 @@ if ENGINE == "pgbouncer":
     # Wake-ups as a deployment behind PgBouncer should have them; the tests of the listener without its
     # direct connection set {"listener_database": None}.
     STEADY_QUEUE.setdefault("listener_database", "direct")
+    # PgBouncer 1.18 in transaction mode: no prepared statements (see docs/pgbouncer.rst).
+    STEADY_QUEUE.setdefault("prepared_statements", False)
 
 TASKS = {
     "default": {

@@ -51,6 +51,13 @@ def test_prepared_statements_through_a_pooler_are_warned_about():
     assert "prepared statement" in warning.msg
 
 
+def test_steady_queues_prepared_statements_through_a_pooler_are_warned_about():
+    (warning,) = pooler_warnings("default", BOUNCER, "direct", prepared_statements=True)
+    assert warning.id == "steady_queue.W003"
+    assert "STEADY_QUEUE['prepared_statements'] = False" in warning.hint
+    assert pooler_warnings("default", {**BOUNCER, "PORT": 5432}, None, prepared_statements=True) == []
+
+
 def test_a_direct_connection_or_a_configured_pooler_is_not_warned_about():
     assert pooler_warnings("default", {**BOUNCER, "PORT": 5432}, None) == []
     assert pooler_warnings("default", BOUNCER, "direct") == []

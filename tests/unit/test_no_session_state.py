@@ -2,7 +2,9 @@
 
 There, each transaction may run on a different server connection: a SET, an advisory lock, a
 prepared statement, a temporary table or a cursor held past its transaction would be lost or leak to
-another client. LISTEN is the one exception, on the listener's own connection (worker/notify.py).
+another client. LISTEN is the one exception, on the listener's own connection (worker/notify.py). Prepared
+statements of the protocol (not SQL), which STEADY_QUEUE["prepared_statements"] turns on, are off in
+a PgBouncer deployment, as the suite runs through PgBouncer (tests/settings.py).
 The scan reads every string literal of the code that runs on PostgreSQL (docstrings aside).
 """
 

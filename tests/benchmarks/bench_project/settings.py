@@ -106,6 +106,9 @@ if os.environ.get("BENCH_DB", "").startswith("pgbouncer"):
     DATABASES["default"].update(HOST=bouncer_host, PORT=bouncer_port)
     if os.environ["BENCH_DB"] == "pgbouncer":
         STEADY_QUEUE["listener_database"] = "direct"
+    if LIBRARY == "steady-queue":
+        # PgBouncer 1.18 in transaction mode (docs/pgbouncer.rst).
+        STEADY_QUEUE["prepared_statements"] = False
 
 LOGGING = {
     "version": 1,

@@ -108,11 +108,13 @@ def check_pooled_queue_database(app_configs=None, **kwargs):
     config = parse(getattr(settings, "STEADY_QUEUE", None))
     if config.errors:
         return []
-    return pooler_warnings(config.database, settings.DATABASES[config.database], config.listener_database)
+    return pooler_warnings(
+        config.database, settings.DATABASES[config.database], config.listener_database, config.prepared_statements
+    )
 
 
-def pooler_warnings(alias, database, listener_database):
-    """The warnings for a queue database with these DATABASES settings."""
+def pooler_warnings(alias, database, listener_database, prepared_statements=False):
+    """The warnings for a queue database with these DATABASES settings (and STEADY_QUEUE's prepared_statements)."""
     host, port = str(database.get("HOST") or ""), str(database.get("PORT") or "")
     if "postgresql" not in database.get("ENGINE", "") or not (
         port in POOLER_PORTS or any(word in host.lower() for word in POOLER_HOST_WORDS)
@@ -128,6 +130,17 @@ def pooler_warnings(alias, database, listener_database):
                 hint="Set STEADY_QUEUE['listener_database'] to a DATABASES alias that connects to PostgreSQL "
                 "directly (workers probe it and warn when notifications do not arrive).",
                 id="steady_queue.W002",
+            )
+        )
+    if prepared_statements:
+        warnings.append(
+            checks.Warning(
+                f"{where}, and STEADY_QUEUE['prepared_statements'] prepares Steady Queue's statements on the "
+                "server, which a transaction-pooling PgBouncer before 1.21 mixes up between clients "
+                "('prepared statement \"_pg3_0\" already exists', '... does not exist').",
+                hint="Set STEADY_QUEUE['prepared_statements'] = False, or set max_prepared_statements in "
+                "PgBouncer 1.21 or newer.",
+                id="steady_queue.W003",
             )
         )
     if database.get("OPTIONS", {}).get("prepare_threshold") is not None:

@@ -52,6 +52,9 @@ DEFAULTS = {
     # False runs every hot path through the ORM instead of the database's own SQL (steady_queue.sql):
     # slower, for ruling the per-database SQL out when chasing a problem.
     "sql_fast_paths": True,
+    # PostgreSQL: prepare the hot statements (claim, finish) once per connection instead of planning
+    # them on every call. False behind a transaction-pooling PgBouncer older than 1.21.
+    "prepared_statements": True,
     # The operator console (steady_queue.console); see CONSOLE_DEFAULTS.
     "console": {},
 }
@@ -113,6 +116,7 @@ class Config:
     recurring_tasks: dict = field(default_factory=dict)
     database: str = "default"
     sql_fast_paths: bool = True
+    prepared_statements: bool = True
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     errors: tuple[str, ...] = field(default=(), compare=False)
 
@@ -318,6 +322,7 @@ def parse(raw):
         recurring_tasks=_recurring_tasks(problems, where("recurring_tasks"), values["recurring_tasks"]),
         database=_database(problems, where("database"), values["database"]),
         sql_fast_paths=problems.boolean(where("sql_fast_paths"), values["sql_fast_paths"]),
+        prepared_statements=problems.boolean(where("prepared_statements"), values["prepared_statements"]),
         console=_console(problems, where("console"), values["console"]),
     )
     heartbeat, threshold = config.process_heartbeat_interval, config.process_alive_threshold

@@ -27,17 +27,18 @@ MODELS = {
 
 def dialect(using=None):
     """The Dialect of the queue database (or of ``using``), with the tables' names quoted for it."""
-    return _dialect(using or queue_database(), get_config().sql_fast_paths)
+    config = get_config()
+    return _dialect(using or queue_database(), config.sql_fast_paths, config.prepared_statements)
 
 
 @cache
-def _dialect(alias, fast_paths):
+def _dialect(alias, fast_paths, prepared_statements):
     connection = connections[alias]
     quote = connection.ops.quote_name
     tables = Tables(
         **{name: Table(apps.get_model("steady_queue", model)._meta, quote) for name, model in MODELS.items()}
     )
-    return dialect_class(connection)(alias, tables, fast_paths)
+    return dialect_class(connection)(alias, tables, fast_paths, prepared_statements)
 
 
 def table(model, using=None):

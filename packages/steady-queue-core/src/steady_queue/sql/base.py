@@ -67,9 +67,11 @@ class Dialect:
     # transaction around them.
     single_statement_writes = False
 
-    def __init__(self, alias, tables, fast_paths=True):
+    def __init__(self, alias, tables, fast_paths=True, prepared_statements=False):
         self.alias = alias
         self.tables = tables
+        # Whether the dialect may prepare its statements on the server (where it has a way to).
+        self.prepared_statements = prepared_statements
         if not fast_paths:
             for flag in FAST_PATHS:
                 setattr(self, flag, False)

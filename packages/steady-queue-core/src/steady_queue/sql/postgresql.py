@@ -1,11 +1,28 @@
 """PostgreSQL: single-statement claims, enqueues and finishes (data-modifying CTEs), array-bound batches."""
 
+import sys
+from functools import cache
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
 
 # SQLSTATEs of a transaction another one got in the way of: deadlock_detected,
 # serialization_failure, lock_not_available. PostgreSQL has rolled the transaction back.
 LOCK_STATES = {"40P01", "40001", "55P03"}
+
+
+@cache
+def cursor_classes():
+    """Django's server-binding psycopg cursor, and one that prepares what it runs (imported late:
+    a project without psycopg imports this module too)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        """Prepares each statement it runs on the server, once per connection (psycopg keeps them)."""
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return ServerBindingCursor, PreparingCursor
 
 
 class PostgreSQL(Dialect):
@@ -20,20 +37,29 @@ class PostgreSQL(Dialect):
     deletes_with_returning = True
     single_statement_writes = True
 
-    def cursor(self):
+    def cursor(self, prepare=False):
         """A cursor that sends the parameters apart from the SQL (server-side binding).
 
         Django's default psycopg cursor quotes every parameter into the statement's text, an array
         element by element, in Python: for the finisher's and the claim's arrays that took more of
-        the worker's time than the statements themselves. Nothing is prepared (each statement is the
-        extended protocol's unnamed one), so a PgBouncer in transaction mode serves it like any other.
+        the worker's time than the statements themselves. With ``prepare`` (the workers' statements,
+        run thousands of times on one connection) and STEADY_QUEUE["prepared_statements"], each
+        statement is also prepared the first time a connection runs it: planning the finisher's
+        statement took PostgreSQL longer than running it. Otherwise each is the extended protocol's
+        unnamed statement, which any PgBouncer serves, and which costs no extra round trip on a
+        connection that runs it once (an enqueue from a web request).
         """
-        from django.db.backends.postgresql.base import ServerBindingCursor
-
         connection = self.connection
         connection.ensure_connection()
+        raw = connection.connection
+        prepare = prepare and self.prepared_statements
+        if prepare and raw.prepare_threshold is None:
+            # Django's default (None) turns psycopg's prepared statements off altogether; a
+            # threshold never reached turns them on for the statements that ask (below) alone.
+            raw.prepare_threshold = sys.maxsize
+        cursor_class = cursor_classes()[1 if prepare else 0]
         # Through Django's cursor wrapper: its error translation and execute_wrapper() hooks apply.
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+        return connection._prepare_cursor(cursor_class(raw))
 
     @staticmethod
     def is_lock_error(error):
@@ -72,7 +98,7 @@ class PostgreSQL(Dialect):
         One statement: a transaction of its own.
         """
         condition, params = self.queue_condition(pattern)
-        with self.cursor() as cursor:
+        with self.cursor(prepare=True) as cursor:
             cursor.execute(self.claim_sql(condition, columns), [*params, list(paused), limit, process_id])
             return cursor.fetchall()
 
@@ -112,7 +138,7 @@ class PostgreSQL(Dialect):
             selects.append("SELECT 'h', NULL::bigint, held_key, held_value, held_expiry FROM held")
         if not ctes:
             return set(), set(), {}
-        with self.cursor() as cursor:
+        with self.cursor(prepare=True) as cursor:
             cursor.execute(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params)
             rows = cursor.fetchall()
         finished = {job_id for kind, job_id, *_ in rows if kind == "f"}
@@ -263,5 +289,5 @@ class PostgreSQL(Dialect):
             [h.key for h in hand_overs], [h.slots for h in hand_overs], [h.free for h in hand_overs],
             [h.expires_at for h in hand_overs], now, now,
         ]
-        with self.cursor() as cursor:
+        with self.cursor(prepare=True) as cursor:
             cursor.execute(sql, params)
