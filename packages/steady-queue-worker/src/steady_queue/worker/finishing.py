@@ -79,15 +79,7 @@ class Finisher:
 
     def wake(self):
         """Record what was handed over now: the thread that handed it over has no next task yet."""
-        with self._changed:
-            self._task_ended()
-            lead = self._pending and self._may_lead()
-            if lead:
-                batch, starts = self._begin_round()
-            else:
-                self._changed.notify_all()
-        if lead:
-            self._round(batch, starts)
+        self._next_round()
 
     def start(self, job_id):
         """Record the start marker of a claimed job and wait for it.
@@ -96,20 +88,29 @@ class Finisher:
         was declared dead and the claim dealt with): the task must not run.
         """
         request = _Start(job_id)
+        self._next_round(request)
+        request.recorded.acquire()
+        if request.started:
+            self._local.began = time.monotonic()
+        return request.started
+
+    def _next_round(self, request=None):
+        """A pool thread done with its task (if it had one) wants its outcome, and ``request``, recorded.
+
+        It leads the round itself if it may; otherwise the round under way or the finisher's thread
+        takes them.
+        """
         with self._changed:
             self._task_ended()
-            self._starts.append(request)
-            lead = self._may_lead()
+            if request is not None:
+                self._starts.append(request)
+            lead = (request is not None or self._pending) and self._may_lead()
             if lead:
                 batch, starts = self._begin_round()
             else:
                 self._changed.notify_all()
         if lead:
             self._round(batch, starts)
-        request.recorded.acquire()
-        if request.started:
-            self._local.began = time.monotonic()
-        return request.started
 
     def _task_ended(self):
         """Called, with the condition held, by a thread done with its task (if it had one)."""
