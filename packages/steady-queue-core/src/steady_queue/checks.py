@@ -132,25 +132,28 @@ def pooler_warnings(alias, database, listener_database, prepared_statements=Fals
                 id="steady_queue.W002",
             )
         )
+    # What turns server-side prepared statements on, and how to turn it off.
+    preparing = []
     if prepared_statements:
-        warnings.append(
-            checks.Warning(
-                f"{where}, and STEADY_QUEUE['prepared_statements'] prepares Steady Queue's statements on the "
-                "server, which a transaction-pooling PgBouncer before 1.21 mixes up between clients "
-                "('prepared statement \"_pg3_0\" already exists', '... does not exist').",
-                hint="Set STEADY_QUEUE['prepared_statements'] = False, or set max_prepared_statements in "
-                "PgBouncer 1.21 or newer.",
-                id="steady_queue.W003",
+        preparing.append(
+            (
+                "STEADY_QUEUE['prepared_statements'] prepares Steady Queue's statements on the server",
+                "Set STEADY_QUEUE['prepared_statements'] = False",
             )
         )
     if database.get("OPTIONS", {}).get("prepare_threshold") is not None:
+        preparing.append(
+            (
+                "OPTIONS['prepare_threshold'] turns on psycopg's server-side prepared statements",
+                "Remove 'prepare_threshold' from OPTIONS (Django's default, None, prepares nothing)",
+            )
+        )
+    for what, fix in preparing:
         warnings.append(
             checks.Warning(
-                f"{where}, and OPTIONS['prepare_threshold'] turns on psycopg's server-side prepared statements, "
-                "which a transaction-pooling PgBouncer before 1.21 mixes up between clients "
+                f"{where}, and {what}, which a transaction-pooling PgBouncer before 1.21 mixes up between clients "
                 "('prepared statement \"_pg3_0\" already exists', '... does not exist').",
-                hint="Remove 'prepare_threshold' from OPTIONS (Django's default, None, prepares nothing), or set "
-                "max_prepared_statements in PgBouncer 1.21 or newer.",
+                hint=f"{fix}, or set max_prepared_statements in PgBouncer 1.21 or newer.",
                 id="steady_queue.W003",
             )
         )
