@@ -25,7 +25,7 @@ def test_default_is_one_worker_and_one_dispatcher():
     specs = process_specs()
     assert kinds(specs) == ["worker", "dispatcher"]
     assert specs[0].kwargs["worker_config"].queues == ("*",)
-    assert specs[0].kwargs["worker_config"].threads == 3
+    assert specs[0].kwargs["worker_config"].threads == 8
 
 
 def test_flags_describe_one_worker_pool():

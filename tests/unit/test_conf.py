@@ -13,7 +13,7 @@ def test_defaults_match_the_documentation():
     assert config.errors == ()
     (worker,) = config.workers
     assert worker.queues == ("*",)
-    assert worker.threads == 3
+    assert worker.threads == 8
     assert worker.processes == 1
     assert worker.polling_interval == timedelta(seconds=0.1)
     (dispatcher,) = config.dispatchers
@@ -30,11 +30,12 @@ def test_defaults_match_the_documentation():
 
 
 def test_a_partial_worker_entry_takes_the_other_defaults():
-    config = parse({"workers": [{"queues": ["email"]}, {"threads": 8, "polling_interval": 2}]})
+    config = parse({"workers": [{"queues": ["email"]}, {"threads": 2, "polling_interval": 2}]})
     assert config.errors == ()
     assert config.workers[0].queues == ("email",)
-    assert config.workers[0].threads == 3
+    assert config.workers[0].threads == 8
     assert config.workers[1].queues == ("*",)
+    assert config.workers[1].threads == 2
     assert config.workers[1].polling_interval == timedelta(seconds=2)
 
 

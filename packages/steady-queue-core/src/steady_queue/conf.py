@@ -18,7 +18,10 @@ from steady_queue import queue_patterns
 
 WORKER_DEFAULTS = {
     "queues": ["*"],
-    "threads": 3,
+    # A thread waits for one durable commit (its next task's start marker) between two tasks, and
+    # the threads of a worker share that commit: 8 keep short tasks flowing at two processes
+    # (docs/benchmarks.rst) and serve I/O-bound tasks; each holds at most one database connection.
+    "threads": 8,
     # "auto": claim ahead what the threads will start within the next moments (see the worker's Pool).
     "prefetch": "auto",
     "processes": 1,
