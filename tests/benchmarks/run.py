@@ -40,7 +40,7 @@ COMMON = ["django>=6.1,<6.2", "psycopg[binary]>=3.2", "mysqlclient>=2.2"]
 # 0.3.0 closes its connections after every task whatever CONN_MAX_AGE says, and django-tasks-db's
 # db_worker runs one task at a time per process (its --interval only matters when idle).
 PERSISTENT = {"conn_max_age": "none"}
-TUNED = {"threads": 8, "prefetch": 200, **PERSISTENT}
+TUNED = {"threads": 32, **PERSISTENT}  # prefetch "auto", the default
 COLUMNS = [
     ("0.3.0 defaults", "steady-queue-0.3.0", {}),
     ("0.3.0 best", "steady-queue-0.3.0", PERSISTENT),
