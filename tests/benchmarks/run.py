@@ -35,8 +35,8 @@ PEERS = {
 }
 COMMON = ["django>=6.1,<6.2", "psycopg[binary]>=3.2", "mysqlclient>=2.2"]
 # Every library at its defaults, and at its best documented settings: persistent connections
-# (CONN_MAX_AGE=None) for all; for Steady Queue also more threads and a claim that takes tasks ahead
-# (prefetch). Neither peer has a documented worker option that speeds a drain up: steady-queue
+# (CONN_MAX_AGE=None) for all; for Steady Queue also more threads (docs/benchmarks.rst has the
+# sweep that chose 32). Neither peer has a documented worker option that speeds a drain up: steady-queue
 # 0.3.0 closes its connections after every task whatever CONN_MAX_AGE says, and django-tasks-db's
 # db_worker runs one task at a time per process (its --interval only matters when idle).
 PERSISTENT = {"conn_max_age": "none"}
