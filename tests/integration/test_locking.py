@@ -4,17 +4,19 @@ The other integration tests run inside a transaction, where both short-circuit; 
 each with its own connection, collide the way two worker processes do.
 """
 
+import fcntl
 import threading
 import time
 from collections import Counter
 from functools import partial
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from steady_queue.db import retry_on_lock, write_transaction
+from steady_queue.sql.sqlite import NO_QUEUE, WriteQueue
 from tests.runtime import in_threads
 from tests.testapp.models import Author
 
@@ -62,6 +64,38 @@ def test_write_transactions_queue_for_the_lock_instead_of_failing():
     )
     assert sorted(Author.objects.values_list("name", flat=True)) == ["first", "second"]
     assert attempts == {"first": 1, "second": 1}
+
+
+def queued_elsewhere(lock_file):
+    """Whether another open file of the write queue would have to wait (as another process's would)."""
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(lock_file, fcntl.LOCK_UN)
+    return False
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the write queue is SQLite's")
+def test_on_sqlite_write_transactions_hold_the_write_queue_until_they_end():
+    with open(f"{connection.settings_dict['NAME']}-steady-queue.lock", "a") as lock_file:
+        assert not queued_elsewhere(lock_file)
+        with app_write_transaction():
+            Author.objects.create(name="held")
+            assert queued_elsewhere(lock_file)
+        assert not queued_elsewhere(lock_file)
+        # A transaction that fails gives it up too.
+        with pytest.raises(RuntimeError), app_write_transaction():
+            assert queued_elsewhere(lock_file)
+            raise RuntimeError("the transaction fails")
+        assert not queued_elsewhere(lock_file)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the write queue is SQLite's")
+def test_on_sqlite_an_in_memory_database_has_no_write_queue():
+    wrapper = type(connections[DEFAULT_DB_ALIAS])
+    memory = wrapper({**connection.settings_dict, "NAME": ":memory:"}, alias="in_memory")  # never connected
+    assert WriteQueue.of(memory) is NO_QUEUE
 
 
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite locks the database, not rows: no deadlocks")
