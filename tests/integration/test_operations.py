@@ -183,6 +183,38 @@ def test_a_start_marker_after_the_prune_finds_the_claim_gone():
     assert status(enqueued) == TaskResultStatus.READY
 
 
+def test_one_round_records_each_outcome_and_only_the_claims_still_its_own():
+    from steady_queue.models.claimed_execution import Success, finish_and_start
+
+    done = [tasks.add.enqueue(1, 1), tasks.add.enqueue(2, 2), tasks.add.enqueue(3, 3)]
+    to_start = [tasks.add.enqueue(4, 4), tasks.add.enqueue(5, 5)]
+    process = register("worker", "worker-a", 1, "host")
+    jobs = {job.pk: job for job in claim_and_start(["*"], 3, process)}
+    claim(["*"], 2, process.pk)
+    # One claim to finish and one to start were taken away meanwhile (their process declared dead).
+    lost_done, lost_start = job_pk(done[2].id), job_pk(to_start[1].id)
+    ClaimedExecution.objects.filter(job_id__in=[lost_done, lost_start]).delete()
+    began = timezone.now() - timedelta(seconds=2)
+    successes = [
+        Success(jobs[job_pk(result.id)], began + timedelta(seconds=i), began + timedelta(seconds=i + 1), {"n": i})
+        for i, result in enumerate(done)
+    ]
+    start_ids = [job_pk(result.id) for result in to_start]
+
+    recorded, started = finish_and_start(successes, start_ids, process.pk, process.name, preserve=True)
+
+    assert recorded == {job_pk(done[0].id), job_pk(done[1].id)}
+    assert started == {job_pk(to_start[0].id)}
+    for i, result in enumerate(done[:2]):
+        job = Job.objects.get(pk=job_pk(result.id))
+        assert (job.return_value, job.finished_at, job.last_attempted_at) == (
+            {"n": i}, began + timedelta(seconds=i + 1), began + timedelta(seconds=i)
+        )
+        assert job.worker_ids == ["worker-a"]
+    assert Job.objects.get(pk=lost_done).finished_at is None
+    assert ClaimedExecution.objects.get(job_id=job_pk(to_start[0].id)).started_at is not None
+
+
 def test_a_pruned_process_learns_it_from_its_heartbeat():
     process = register("worker", "worker-x", 1, "host")
     assert process.heartbeat() is True

@@ -5,11 +5,12 @@ statement touches and not the gaps between them, which is what kept Solid Queue'
 REPEATABLE READ deadlocking between an enqueue's insert and a claim's delete. The state tables
 are keyed by job id, so a claim deletes by primary key and locks exactly the rows it took.
 
-No RETURNING on MySQL: a statement that must know which rows it removed locks them first.
+No RETURNING on MySQL: a statement that must know which rows it removed locks them first
+(MariaDB has DELETE ... RETURNING, and uses it). Its driver sends executemany() of anything but
+an INSERT as one statement per row, so a batch of rows goes into one statement here instead.
 """
 
-
-
+import json
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
 
@@ -62,6 +63,10 @@ class MySQL(Dialect):
 
     def take_claims(self, cursor, process_id, job_ids):
         c = self.tables.claimed
+        mine = f"{c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)})"
+        if self.connection.mysql_is_mariadb:
+            cursor.execute(f"DELETE FROM {c} WHERE {mine} RETURNING {c.job_id}", [process_id, *job_ids])
+            return {row[0] for row in cursor.fetchall()}
         # Lock the claims first: only this transaction may then delete them, and a pruner that
         # failed them meanwhile has removed them, so they are not found.
         cursor.execute(
@@ -73,6 +78,51 @@ class MySQL(Dialect):
         if done:
             cursor.execute(f"DELETE FROM {c} WHERE {c.job_id} IN ({self.marks(done)})", list(done))
         return done
+
+    def mark_started(self, process_id, job_ids, now):
+        """Set the start marker of these claims if still this process's; return their job ids.
+
+        The update locks what it matches (a pruner that took a claim meanwhile has removed it), and
+        Django's MySQL connections count matched rows: when all matched, no read is needed.
+        """
+        c = self.tables.claimed
+        mine = f"{c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)})"
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {c} SET {c.started_at} = %s WHERE {mine}", [self.adapt_datetime(now), process_id, *job_ids]
+            )
+            if cursor.rowcount == len(set(job_ids)):
+                return set(job_ids)
+            # Some were not this process's any more; the ones updated are locked by now.
+            cursor.execute(f"SELECT {c.job_id} FROM {c} WHERE {mine}", [process_id, *job_ids])
+            return {row[0] for row in cursor.fetchall()}
+
+    def finish_rows(self, cursor, done, worker_name, outcomes, preserve):
+        """Record the outcomes of the jobs in ``done``: one statement, the outcomes as a derived table."""
+        if not preserve:
+            return super().finish_rows(cursor, done, worker_name, outcomes, preserve)
+        j, adapt = self.tables.job, self.adapt_datetime
+        rows = [
+            (o.job_id, adapt(o.finished_at), adapt(o.started_at),
+             None if o.return_value is None else json.dumps(o.return_value))
+            for o in outcomes
+            if o.job_id in done
+        ]
+        outcome_rows = " UNION ALL ".join(
+            ["SELECT %s AS job, %s AS finished, %s AS began, %s AS returned"] + ["SELECT %s, %s, %s, %s"]
+            * (len(rows) - 1)
+        )
+        cursor.execute(
+            f"""
+            UPDATE {j} JOIN ({outcome_rows}) AS outcome ON {j}.{j.id} = outcome.job SET
+                {j}.{j.finished_at} = outcome.finished,
+                {j}.{j.started_at} = COALESCE({j}.{j.started_at}, outcome.began),
+                {j}.{j.last_attempted_at} = outcome.began,
+                {j}.{j.worker_ids} = {self.append_to_json_array(f"{j}.{j.worker_ids}")},
+                {j}.{j.return_value} = outcome.returned
+            """,
+            [*(value for row in rows for value in row), worker_name],
+        )
 
     def insert_jobs(self, jobs, now):
         """Insert jobs of one task call-site and their state rows; call inside a transaction.

@@ -41,7 +41,7 @@ class WriteQueue:
     """
 
     def __init__(self, connection, path):
-        self.pid = os.getpid()
+        self.path, self.pid = path, os.getpid()
         # One open file per connection (per thread): flock() queues open files, not processes.
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         # Closed with the connection's wrapper (a thread's, when the thread ends).
@@ -50,16 +50,18 @@ class WriteQueue:
     @classmethod
     def of(cls, connection):
         """The connection's queue (opened on first use), or a no-op where there can be none."""
-        queue = getattr(connection, "_steady_queue_write_queue", None)
-        if queue is not None and queue.pid in (None, os.getpid()):
-            return queue
-        queue = NO_QUEUE
         name = str(connection.settings_dict["NAME"])
+        path = f"{name}-steady-queue.lock"
+        queue = getattr(connection, "_steady_queue_write_queue", None)
+        # A forked child opens its own; so does a connection whose NAME changed (the test database).
+        if queue is not None and (queue.pid, queue.path) == (os.getpid(), path):
+            return queue
+        queue = NoQueue(path)
         if fcntl is not None and not connection.is_in_memory_db() and not name.startswith("file:"):
             try:
-                queue = cls(connection, f"{name}-steady-queue.lock")
+                queue = cls(connection, path)
             except OSError as error:
-                # A read-only directory: SQLite's busy timeout alone orders the writers.
+                # A read-only directory, say.
                 logger.debug("No write queue for %s: %s", name, error)
         connection._steady_queue_write_queue = queue
         return queue
@@ -71,17 +73,17 @@ class WriteQueue:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
-class _NoQueue:
-    pid = None  # any process's
+class NoQueue:
+    """Where there can be no write queue: SQLite's busy timeout alone orders the writers."""
+
+    def __init__(self, path):
+        self.path, self.pid = path, os.getpid()
 
     def __enter__(self):
         pass
 
     def __exit__(self, *exc_info):
         pass
-
-
-NO_QUEUE = _NoQueue()
 
 
 class SQLite(Dialect):
