@@ -16,7 +16,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from steady_queue.db import retry_on_lock, write_transaction
-from steady_queue.sql.sqlite import NoQueue, WriteQueue
+from steady_queue.sql.write_queue import NO_QUEUE, write_queue
 from tests.runtime import in_threads
 from tests.testapp.models import Author
 
@@ -95,7 +95,7 @@ def test_on_sqlite_write_transactions_hold_the_write_queue_until_they_end():
 def test_on_sqlite_an_in_memory_database_has_no_write_queue():
     wrapper = type(connections[DEFAULT_DB_ALIAS])
     memory = wrapper({**connection.settings_dict, "NAME": ":memory:"}, alias="in_memory")  # never connected
-    assert isinstance(WriteQueue.of(memory), NoQueue)
+    assert write_queue(memory) is NO_QUEUE
 
 
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite locks the database, not rows: no deadlocks")

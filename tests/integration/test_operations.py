@@ -196,8 +196,8 @@ def test_one_round_records_each_outcome_and_only_the_claims_still_its_own():
     ClaimedExecution.objects.filter(job_id__in=[lost_done, lost_start]).delete()
     began = timezone.now() - timedelta(seconds=2)
     successes = [
-        Success(jobs[job_pk(result.id)], began + timedelta(seconds=i), began + timedelta(seconds=i + 1), {"n": i})
-        for i, result in enumerate(done)
+        Success(jobs[job_pk(result.id)], began + timedelta(seconds=i), began + timedelta(seconds=i + 1), value)
+        for i, (result, value) in enumerate(zip(done, [{"n": 0}, None, {"n": 2}], strict=True))
     ]
     start_ids = [job_pk(result.id) for result in to_start]
 
@@ -205,14 +205,35 @@ def test_one_round_records_each_outcome_and_only_the_claims_still_its_own():
 
     assert recorded == {job_pk(done[0].id), job_pk(done[1].id)}
     assert started == {job_pk(to_start[0].id)}
-    for i, result in enumerate(done[:2]):
+    for i, (result, value) in enumerate(zip(done[:2], [{"n": 0}, None], strict=True)):
         job = Job.objects.get(pk=job_pk(result.id))
         assert (job.return_value, job.finished_at, job.last_attempted_at) == (
-            {"n": i}, began + timedelta(seconds=i + 1), began + timedelta(seconds=i)
+            value, began + timedelta(seconds=i + 1), began + timedelta(seconds=i)
         )
         assert job.worker_ids == ["worker-a"]
     assert Job.objects.get(pk=lost_done).finished_at is None
     assert ClaimedExecution.objects.get(job_id=job_pk(to_start[0].id)).started_at is not None
+
+
+def test_large_return_values_are_recorded_over_several_statements(monkeypatch):
+    from steady_queue.models.claimed_execution import Success, finish_and_start
+    from steady_queue.sql import mysql
+
+    # On MySQL and MariaDB each statement carries return values up to this many bytes (1 MB really).
+    monkeypatch.setattr(mysql, "OUTCOME_CHUNK_BYTES", 25)
+    enqueued = [tasks.add.enqueue(i, i) for i in range(5)]
+    process = register("worker", "worker-a", 1, "host")
+    jobs = claim_and_start(["*"], 5, process)
+    now = timezone.now()
+    values = ["x" * 30, "short", "y" * 10, None, "z" * 10]
+    successes = [Success(job, now, now, value) for job, value in zip(jobs, values, strict=True)]
+
+    recorded, _ = finish_and_start(successes, [], process.pk, process.name, preserve=True)
+
+    assert recorded == {job.pk for job in jobs}
+    stored = dict(Job.objects.filter(pk__in=recorded).values_list("pk", "return_value"))
+    assert [stored[job.pk] for job in jobs] == values
+    assert all(status(result) == TaskResultStatus.SUCCESSFUL for result in enqueued)
 
 
 def test_a_pruned_process_learns_it_from_its_heartbeat():

@@ -17,6 +17,8 @@ from .base import INSERTED_JOB_COLUMNS, Dialect
 # ER_LOCK_WAIT_TIMEOUT and ER_LOCK_DEADLOCK: InnoDB rolled the statement (deadlock: the whole
 # transaction) back; running the transaction again is the documented remedy.
 LOCK_ERRORS = {1205, 1213}
+# The return values one statement of finish_rows() carries, at most (one larger value goes alone).
+OUTCOME_CHUNK_BYTES = 1_000_000
 
 
 class MySQL(Dialect):
@@ -93,25 +95,39 @@ class MySQL(Dialect):
             )
             if cursor.rowcount == len(set(job_ids)):
                 return set(job_ids)
-            # Some were not this process's any more; the ones updated are locked by now.
-            cursor.execute(f"SELECT {c.job_id} FROM {c} WHERE {mine}", [process_id, *job_ids])
+            # Some were not this process's any more. The ones updated are locked by now; FOR UPDATE
+            # reads them as they are, not as a REPEATABLE READ snapshot would.
+            cursor.execute(f"SELECT {c.job_id} FROM {c} WHERE {mine} FOR UPDATE", [process_id, *job_ids])
             return {row[0] for row in cursor.fetchall()}
 
     def finish_rows(self, cursor, done, worker_name, outcomes, preserve):
-        """Record the outcomes of the jobs in ``done``: one statement, the outcomes as a derived table."""
+        """Record the outcomes of the jobs in ``done``: a statement per chunk, the outcomes as a derived table."""
         if not preserve:
             return super().finish_rows(cursor, done, worker_name, outcomes, preserve)
-        j, adapt = self.tables.job, self.adapt_datetime
-        rows = [
-            (o.job_id, adapt(o.finished_at), adapt(o.started_at),
-             None if o.return_value is None else json.dumps(o.return_value))
-            for o in outcomes
-            if o.job_id in done
-        ]
+        adapt = self.adapt_datetime
+        chunk, size = [], 0
+        for o in outcomes:
+            if o.job_id not in done:
+                continue
+            returned = None if o.return_value is None else json.dumps(o.return_value)
+            # Within the server's max_allowed_packet (16 MB by default) whatever the return values.
+            if chunk and size + len(returned or "") > OUTCOME_CHUNK_BYTES:
+                self._finish_chunk(cursor, chunk, worker_name)
+                chunk, size = [], 0
+            chunk.append((o.job_id, adapt(o.finished_at), adapt(o.started_at), returned))
+            size += len(returned or "")
+        if chunk:
+            self._finish_chunk(cursor, chunk, worker_name)
+
+    def _finish_chunk(self, cursor, rows, worker_name):
+        j = self.tables.job
         outcome_rows = " UNION ALL ".join(
             ["SELECT %s AS job, %s AS finished, %s AS began, %s AS returned"] + ["SELECT %s, %s, %s, %s"]
             * (len(rows) - 1)
         )
+        ids = [row[0] for row in rows]
+        # The WHERE keeps the plan a lookup of each job by its primary key, the rows it locks exactly
+        # the jobs it records.
         cursor.execute(
             f"""
             UPDATE {j} JOIN ({outcome_rows}) AS outcome ON {j}.{j.id} = outcome.job SET
@@ -120,8 +136,9 @@ class MySQL(Dialect):
                 {j}.{j.last_attempted_at} = outcome.began,
                 {j}.{j.worker_ids} = {self.append_to_json_array(f"{j}.{j.worker_ids}")},
                 {j}.{j.return_value} = outcome.returned
+            WHERE {j}.{j.id} IN ({self.marks(ids)})
             """,
-            [*(value for row in rows for value in row), worker_name],
+            [*(value for row in rows for value in row), worker_name, *ids],
         )
 
     def insert_jobs(self, jobs, now):

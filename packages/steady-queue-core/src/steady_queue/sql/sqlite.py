@@ -1,89 +1,21 @@
 """SQLite: no row locks and no data-modifying CTEs, but RETURNING and one writer at a time.
 
-Callers run the writes here inside write_transaction() (BEGIN IMMEDIATE), which is what
-serializes claims.
+Callers run the writes here inside write_transaction() (the write queue, then BEGIN IMMEDIATE),
+which is what serializes claims.
 """
 
-import logging
-import os
 import sqlite3
-import weakref
 from contextlib import contextmanager
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock(), SQLite's busy timeout alone orders the writers
-    fcntl = None
 
 from django.db import transaction
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
-
-logger = logging.getLogger("steady_queue")
+from .write_queue import write_queue
 
 # SQLite allows 32,766 parameters per statement; stay well below.
 INSERT_CHUNK = 500
 # Keys whose blocked jobs one statement picks (a compound SELECT; SQLite allows 500 terms).
 PICK_CHUNK = 200
-
-
-class WriteQueue:
-    """A file lock that Steady Queue's writers take in turn before SQLite's own write lock.
-
-    SQLite lets a writer that finds the database locked sleep and try again (1, 2, 5, 10 ms...),
-    so two worker processes lose milliseconds to each other on every contended commit, with the
-    lock often free meanwhile. Waiting on ``flock()`` instead, the kernel wakes the next writer the
-    moment the lock is given up (measured: drains 11% faster with the rollback journal, 24% in WAL).
-    It only orders Steady Queue's own write transactions; SQLite's lock still guards the data, so a
-    writer that does not take this lock (an enqueue in a web request) is merely not queued. The
-    kernel drops the lock of a process that dies. The file, ``<database>-steady-queue.lock`` next
-    to the database, holds no data.
-    """
-
-    def __init__(self, connection, path):
-        self.path, self.pid = path, os.getpid()
-        # One open file per connection (per thread): flock() queues open files, not processes.
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        # Closed with the connection's wrapper (a thread's, when the thread ends).
-        weakref.finalize(connection, os.close, self.fd)
-
-    @classmethod
-    def of(cls, connection):
-        """The connection's queue (opened on first use), or a no-op where there can be none."""
-        name = str(connection.settings_dict["NAME"])
-        path = f"{name}-steady-queue.lock"
-        queue = getattr(connection, "_steady_queue_write_queue", None)
-        # A forked child opens its own; so does a connection whose NAME changed (the test database).
-        if queue is not None and (queue.pid, queue.path) == (os.getpid(), path):
-            return queue
-        queue = NoQueue(path)
-        if fcntl is not None and not connection.is_in_memory_db() and not name.startswith("file:"):
-            try:
-                queue = cls(connection, path)
-            except OSError as error:
-                # A read-only directory, say.
-                logger.debug("No write queue for %s: %s", name, error)
-        connection._steady_queue_write_queue = queue
-        return queue
-
-    def __enter__(self):
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc_info):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-
-class NoQueue:
-    """Where there can be no write queue: SQLite's busy timeout alone orders the writers."""
-
-    def __init__(self, path):
-        self.path, self.pid = path, os.getpid()
-
-    def __enter__(self):
-        pass
-
-    def __exit__(self, *exc_info):
-        pass
 
 
 class SQLite(Dialect):
@@ -99,6 +31,8 @@ class SQLite(Dialect):
     @staticmethod
     @contextmanager
     def write_transaction(connection):
+        # Queued first (see write_queue): SQLite's lock is then usually free when BEGIN IMMEDIATE asks.
+        queue = write_queue(connection)
         # BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails with "database
         # is locked" at once when another holds the write lock; an immediate one waits for it
         # through the busy timeout. Connecting reads transaction_mode from the settings: connect
@@ -106,7 +40,6 @@ class SQLite(Dialect):
         connection.ensure_connection()
         previous = connection.transaction_mode
         connection.transaction_mode = "IMMEDIATE"
-        queue = WriteQueue.of(connection)
         try:
             with queue, transaction.atomic(using=connection.alias):
                 # The mode is read when the transaction begins; restore it for the caller's own code.
