@@ -17,6 +17,7 @@ inherited of its parent's files (an flock() lasts while any copy is open) and op
 import logging
 import os
 import threading
+from contextlib import nullcontext
 
 try:
     import fcntl
@@ -51,17 +52,8 @@ class WriteQueue:
             self.threads.release()
 
 
-class NoQueue:
-    """Where there can be no queue (in memory, a ``file:`` URI, no flock(), a read-only directory)."""
-
-    def __enter__(self):
-        pass
-
-    def __exit__(self, *exc_info):
-        pass
-
-
-NO_QUEUE = NoQueue()
+# Where there can be no queue: in memory, a ``file:`` URI, no flock(), a read-only directory.
+NO_QUEUE = nullcontext()
 
 
 def write_queue(connection):
