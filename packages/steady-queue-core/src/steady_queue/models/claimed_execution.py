@@ -69,7 +69,10 @@ def finish_and_start(successes, start_ids, process_id, worker_name, *, preserve)
         recorded = set()
         with write_transaction(sql.alias):
             for s in successes:
-                if finish(s.job, process_id, worker_name, s.started_at, s.return_value, preserve=preserve):
+                if finish(
+                    s.job, process_id, worker_name, s.started_at, s.return_value,
+                    preserve=preserve, finished_at=s.finished_at,
+                ):
                     recorded.add(s.job_id)
             started = _mark_started(start_ids, process_id, now)
         return recorded, started
@@ -111,8 +114,11 @@ def _attempt_fields(job, worker_name, started_at, finished_at):
 
 
 @retry_on_lock
-def finish(job, process_id, worker_name, started_at, return_value, *, preserve):
-    """Record a successful attempt; False if the claim was no longer this process's."""
+def finish(job, process_id, worker_name, started_at, return_value, *, preserve, finished_at=None):
+    """Record a successful attempt; False if the claim was no longer this process's.
+
+    ``finished_at``: when the task returned, if it was not just now (a finisher's round records it later).
+    """
     now = timezone.now()
     with write_transaction():
         if not _release_claim(job.pk, process_id):
@@ -121,7 +127,7 @@ def finish(job, process_id, worker_name, started_at, return_value, *, preserve):
         _release_slot(job, now)
         if preserve:
             Job.objects.filter(pk=job.pk).update(
-                return_value=return_value, **_attempt_fields(job, worker_name, started_at, now)
+                return_value=return_value, **_attempt_fields(job, worker_name, started_at, finished_at or now)
             )
         else:
             Job.objects.filter(pk=job.pk).delete()
