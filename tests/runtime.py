@@ -1,5 +1,6 @@
 """Helpers for tests that run the real ``manage.py steady_queue`` as a subprocess."""
 
+import fcntl
 import json
 import os
 import signal
@@ -138,3 +139,14 @@ def in_threads(*functions, timeout=120):
         thread.join(timeout=timeout)
     if errors:
         raise errors[0]
+
+
+def write_queue_is_free(database_name):
+    """Whether another process could take the SQLite write queue of this database file right now."""
+    with open(f"{database_name}-steady-queue.lock", "a") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return True

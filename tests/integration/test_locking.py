@@ -4,7 +4,6 @@ The other integration tests run inside a transaction, where both short-circuit; 
 each with its own connection, collide the way two worker processes do.
 """
 
-import fcntl
 import threading
 import time
 from collections import Counter
@@ -17,7 +16,7 @@ from django.db.models.functions import Concat
 
 from steady_queue.db import retry_on_lock, write_transaction
 from steady_queue.sql.write_queue import NO_QUEUE, write_queue
-from tests.runtime import in_threads
+from tests.runtime import in_threads, write_queue_is_free
 from tests.testapp.models import Author
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,29 +65,19 @@ def test_write_transactions_queue_for_the_lock_instead_of_failing():
     assert attempts == {"first": 1, "second": 1}
 
 
-def queued_elsewhere(lock_file):
-    """Whether another open file of the write queue would have to wait (as another process's would)."""
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    fcntl.flock(lock_file, fcntl.LOCK_UN)
-    return False
-
-
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the write queue is SQLite's")
 def test_on_sqlite_write_transactions_hold_the_write_queue_until_they_end():
-    with open(f"{connection.settings_dict['NAME']}-steady-queue.lock", "a") as lock_file:
-        assert not queued_elsewhere(lock_file)
-        with app_write_transaction():
-            Author.objects.create(name="held")
-            assert queued_elsewhere(lock_file)
-        assert not queued_elsewhere(lock_file)
-        # A transaction that fails gives it up too.
-        with pytest.raises(RuntimeError), app_write_transaction():
-            assert queued_elsewhere(lock_file)
-            raise RuntimeError("the transaction fails")
-        assert not queued_elsewhere(lock_file)
+    name = connection.settings_dict["NAME"]
+    assert write_queue_is_free(name)
+    with app_write_transaction():
+        Author.objects.create(name="held")
+        assert not write_queue_is_free(name)
+    assert write_queue_is_free(name)
+    # A transaction that fails gives it up too.
+    with pytest.raises(RuntimeError), app_write_transaction():
+        assert not write_queue_is_free(name)
+        raise RuntimeError("the transaction fails")
+    assert write_queue_is_free(name)
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the write queue is SQLite's")

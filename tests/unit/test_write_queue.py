@@ -1,6 +1,5 @@
 """The SQLite write queue's lock file across processes: held while held, never kept by a child."""
 
-import fcntl
 import subprocess
 import sys
 import textwrap
@@ -9,6 +8,7 @@ import types
 import pytest
 
 from steady_queue.sql.write_queue import NO_QUEUE, write_queue
+from tests.runtime import write_queue_is_free
 
 # Takes the queue, forks a child that lives on, and waits to be killed while holding it.
 HOLDER = textwrap.dedent(
@@ -28,26 +28,16 @@ HOLDER = textwrap.dedent(
 )
 
 
-def lock_is_free(path):
-    with open(path) as other:
-        try:
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-
 def test_a_holder_killed_with_sigkill_leaves_the_queue_free_even_if_its_children_live_on(tmp_path):
     database = tmp_path / "db.sqlite3"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database)], stdout=subprocess.PIPE, text=True)
     child = int(holder.stdout.readline())
     try:
-        lock = f"{database}-steady-queue.lock"
-        assert not lock_is_free(lock)
+        assert not write_queue_is_free(database)
         holder.kill()
         holder.wait(10)
         # The child inherited the holder's open lock file: had it kept it, the lock would live on.
-        assert lock_is_free(lock)
+        assert write_queue_is_free(database)
     finally:
         holder.kill()
         subprocess.run(["kill", "-9", str(child)], check=False)

@@ -71,11 +71,7 @@ class MySQL(Dialect):
             return {row[0] for row in cursor.fetchall()}
         # Lock the claims first: only this transaction may then delete them, and a pruner that
         # failed them meanwhile has removed them, so they are not found.
-        cursor.execute(
-            f"SELECT {c.job_id} FROM {c} WHERE {c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)}) "
-            f"FOR UPDATE",
-            [process_id, *job_ids],
-        )
+        cursor.execute(f"SELECT {c.job_id} FROM {c} WHERE {mine} FOR UPDATE", [process_id, *job_ids])
         done = {row[0] for row in cursor.fetchall()}
         if done:
             cursor.execute(f"DELETE FROM {c} WHERE {c.job_id} IN ({self.marks(done)})", list(done))
@@ -110,12 +106,13 @@ class MySQL(Dialect):
             if o.job_id not in done:
                 continue
             returned = None if o.return_value is None else json.dumps(o.return_value)
+            length = len(returned or "")
             # Within the server's max_allowed_packet (16 MB by default) whatever the return values.
-            if chunk and size + len(returned or "") > OUTCOME_CHUNK_BYTES:
+            if chunk and size + length > OUTCOME_CHUNK_BYTES:
                 self._finish_chunk(cursor, chunk, worker_name)
                 chunk, size = [], 0
             chunk.append((o.job_id, adapt(o.finished_at), adapt(o.started_at), returned))
-            size += len(returned or "")
+            size += length
         if chunk:
             self._finish_chunk(cursor, chunk, worker_name)
 

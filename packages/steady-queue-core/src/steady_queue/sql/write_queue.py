@@ -33,7 +33,6 @@ _opening = threading.Lock()
 
 class WriteQueue:
     def __init__(self, path):
-        self.path = path
         self.fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self.threads = threading.Lock()
 
