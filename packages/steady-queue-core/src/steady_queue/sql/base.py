@@ -15,6 +15,7 @@ quoted by the connection (``Table``), and the models build them (this package im
 
 import json
 from collections import Counter
+from contextlib import nullcontext
 
 from django.db import connections, transaction
 from django.utils import timezone
@@ -80,6 +81,12 @@ class Dialect:
     def write_transaction(connection):
         """A transaction for the runtime's writes, begun outside any other."""
         return transaction.atomic(using=connection.alias)
+
+    def enqueue_transaction(self):
+        """The transaction insert_jobs() runs in: its own, or part of the caller's."""
+        if self.single_statement_writes:
+            return nullcontext()
+        return transaction.atomic(using=self.alias, savepoint=False)
 
     @property
     def connection(self):
