@@ -15,9 +15,9 @@ quoted by the connection (``Table``), and the models build them (this package im
 
 import json
 from collections import Counter
-from contextlib import nullcontext
+from contextlib import contextmanager
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from steady_queue import queue_patterns
@@ -67,6 +67,8 @@ class Dialect:
     # The writing hot paths (insert_jobs, claim, finish) are one statement each: atomic without a
     # transaction around them.
     single_statement_writes = False
+    # The statement that begins an enqueue's own transaction (see enqueue_transaction); None: atomic().
+    begin_enqueue = None
 
     def __init__(self, alias, tables, fast_paths=True, prepared_statements=False):
         self.alias = alias
@@ -82,11 +84,35 @@ class Dialect:
         """A transaction for the runtime's writes, begun outside any other."""
         return transaction.atomic(using=connection.alias)
 
+    @contextmanager
     def enqueue_transaction(self):
-        """The transaction insert_jobs() runs in: its own, or part of the caller's."""
+        """The transaction insert_jobs() runs in: its own, or part of the caller's.
+
+        Outside any transaction, a dialect with ``begin_enqueue`` sends it and COMMIT itself:
+        Django's atomic() would switch autocommit off and back on around the inserts, which costs
+        MySQL's driver two more round trips and SQLite 10 to 15 µs (5% of an enqueue in WAL mode).
+        """
         if self.single_statement_writes:
-            return nullcontext()
-        return transaction.atomic(using=self.alias, savepoint=False)
+            yield
+            return
+        connection = self.connection
+        if self.begin_enqueue is None or connection.in_atomic_block or not connection.get_autocommit():
+            with transaction.atomic(using=self.alias, savepoint=False):
+                yield
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(self.begin_enqueue)
+            try:
+                yield
+                cursor.execute("COMMIT")
+            except BaseException:
+                try:
+                    cursor.execute("ROLLBACK")
+                except DatabaseError:
+                    # The database ended the transaction itself (SQLite does on some errors), or
+                    # the connection broke: either way the next use starts on a fresh one.
+                    connection.close()
+                raise
 
     @property
     def connection(self):

@@ -29,6 +29,7 @@ class MySQL(Dialect):
     finishes_in_sql = True
     hands_over_slots_in_sql = True
     assigns_unique_keys_in_sql = True
+    begin_enqueue = "START TRANSACTION"
 
     @staticmethod
     def is_lock_error(error):
