@@ -257,16 +257,34 @@ class Dialect:
         return done
 
     def finish_and_start(self, process_id, worker_name, outcomes, start_ids, now, preserve, slot_keys=()):
-        """Record successful outcomes and start markers; return the job ids of (finished, started), and None.
+        """Record successful outcomes and start markers, and lock the semaphores of ``slot_keys``.
 
-        Call inside write_transaction(); dialects with single_statement_writes do it in one statement.
-        Only claims still this process's are finished or started. A dialect may also lock the
-        semaphores of ``slot_keys`` on the way and return what it read of them (see PostgreSQL's);
-        None leaves the locking to the caller.
+        Returns the job ids of (finished, started) and {key: (value, expires_at)} of the semaphores
+        that exist (None: the caller locks them). Call inside write_transaction(); dialects with
+        single_statement_writes do it all in one statement. Only claims still this process's are
+        finished or started.
         """
         finished = self.finish(process_id, worker_name, outcomes, preserve) if outcomes else set()
         started = self.mark_started(process_id, start_ids, now) if start_ids else set()
-        return finished, started, None
+        held = self.lock_semaphores(slot_keys) if slot_keys and self.hands_over_slots_in_sql else None
+        return finished, started, held
+
+    def lock_semaphores(self, keys):
+        """semaphore.lock_all() in this database's SQL: no query to compile in every round of a worker."""
+        s = self.tables.semaphore
+        # In key order, as every other transaction locks semaphores. (SQLite has no row locks: its
+        # write transaction holds the whole database.)
+        for_update = " FOR UPDATE" if self.connection.features.has_select_for_update else ""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {s.key}, {s.value}, {s.expires_at} FROM {s} WHERE {s.key} IN ({self.marks(keys)}) "
+                f"ORDER BY {s.key}{for_update}",
+                list(keys),
+            )
+            rows = cursor.fetchall()
+        # As the ORM reads them: SQLite's text and MySQL's naive values made aware under USE_TZ.
+        convert = self.connection.ops.convert_datetimefield_value
+        return {key: (value, convert(expiry, None, self.connection)) for key, value, expiry in rows}
 
     def mark_started(self, process_id, job_ids, now):
         """Set the start marker of these claims if still this process's; return their job ids."""
