@@ -10,7 +10,9 @@ import pytest
 from steady_queue.sql.write_queue import NO_QUEUE, write_queue
 from tests.runtime import write_queue_is_free
 
-# Takes the queue, forks a child that lives on, and waits to be killed while holding it.
+# Takes the queue, forks a child that lives on, and waits to be killed while holding it. The child
+# says its pid itself: by then its fork hooks have run (had the parent said it, the test could kill
+# the parent before the child ever ran, and find the lock still held by the child's inherited copy).
 HOLDER = textwrap.dedent(
     """
     import os, sys, time, types
@@ -18,11 +20,10 @@ HOLDER = textwrap.dedent(
 
     connection = types.SimpleNamespace(settings_dict={"NAME": sys.argv[1]}, is_in_memory_db=lambda: False)
     write_queue(connection).__enter__()
-    child = os.fork()
-    if child == 0:
+    if os.fork() == 0:
+        print(os.getpid(), flush=True)
         time.sleep(60)
         os._exit(0)
-    print(child, flush=True)
     time.sleep(60)
     """
 )
