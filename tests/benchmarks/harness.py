@@ -215,6 +215,8 @@ def scenario_drain_guarded(args):
     for _ in range(3):
         plain.append(drain(args, "noop")["per_second"])
         guarded.append(drain(args, "guarded_noop")["per_second"])
+    if None in plain or None in guarded:  # a drain that never started: no share to give
+        return {"share": None, "runs": {"plain": plain, "guarded": guarded}}
     return {
         "share": statistics.median(guarded) / statistics.median(plain),
         "per_second": statistics.median(guarded),

@@ -52,6 +52,17 @@ def test_a_key_that_finished_two_hands_two_slots_to_its_next_two_blocked_jobs(wo
     assert semaphore(tasks.two_at_a_time, "k").value == 0
 
 
+def test_slots_are_handed_on_with_time_zone_support_off(worker, settings):
+    # The semaphores' expiry is read as the ORM reads it: naive without USE_TZ, to be compared
+    # with a naive now (MySQL's converter alone would have made it aware).
+    settings.USE_TZ = False
+    results = [tasks.two_at_a_time.enqueue("k", str(i)) for i in range(3)]
+    running = claim(["*"], 10, worker.pk)
+    finish_together(worker, running)
+    assert ready_ids() == ids(results[2:])
+    assert timezone.is_naive(semaphore(tasks.two_at_a_time, "k").expires_at)
+
+
 def test_a_key_hands_on_only_the_slots_of_the_jobs_that_finished(worker):
     results = [tasks.two_at_a_time.enqueue("k", str(i)) for i in range(5)]
     first, still_running = claim(["*"], 10, worker.pk)

@@ -71,8 +71,9 @@ def release_slots(jobs, now, held=None):
 
     Called in the transaction that records the jobs' outcomes, so a slot is released exactly once.
     Where the database has its own SQL for it, one set of statements serves every key of a finisher
-    batch (on PostgreSQL the statement that records the outcomes also locks the keys' semaphores
-    and passes what it read as ``held``; one more moves the blocked jobs and sets the counts).
+    batch: the dialect's finish_and_start() locks the keys' semaphores and passes what it read as
+    ``held`` (on PostgreSQL within the statement that records the outcomes), and hand_over_slots()
+    moves the blocked jobs and sets the counts.
     """
     sql = dialect()
     if not sql.hands_over_slots_in_sql:

@@ -82,7 +82,8 @@ def finish_and_start(successes, start_ids, process_id, worker_name, *, preserve)
         # One statement is a transaction of its own: no BEGIN and COMMIT round trips.
         return sql.finish_and_start(process_id, worker_name, successes, start_ids, now, preserve)[:2]
     with write_transaction(sql.alias):
-        # The semaphores of the limited jobs are locked by the same statement where the dialect can.
+        # The dialect locks the limited jobs' semaphores on the way (PostgreSQL in the same statement),
+        # before the unique keys below, in key order as everywhere.
         slot_keys = sorted({s.job.concurrency_key for s in limited})
         recorded, started, held = sql.finish_and_start(
             process_id, worker_name, successes, start_ids, now, preserve, slot_keys=slot_keys

@@ -4,10 +4,11 @@ A ``Dialect`` answers two kinds of question for the runtime:
 
 - how the database behaves where the callers must adapt (always in force: how a write transaction
   begins, which errors mean a lock got in the way, whether reads see a snapshot, how workers are woken);
-- which hot paths it runs in SQL of its own. Each of those flags chooses between a method here and
-  the ORM version its caller in ``steady_queue.models`` keeps. The ORM versions are correct on
-  every database Django supports: they run where a database has no module, and the test suite
-  runs them on every database with ``STEADY_QUEUE["sql_fast_paths"] = False``.
+- which hot paths it runs in SQL of its own. Each of those flags chooses between a method of the
+  dialect (its own, or one ``SharedSQL`` gives every module) and the ORM version its caller in
+  ``steady_queue.models`` keeps. The ORM versions are correct on every database Django supports:
+  they run where a database has no module, and the test suite runs them on every database with
+  ``STEADY_QUEUE["sql_fast_paths"] = False``.
 
 Names of tables and columns are never written here: they come from the models' ``_meta``,
 quoted by the connection (``Table``), and the models build them (this package imports no model).
@@ -15,12 +16,12 @@ quoted by the connection (``Table``), and the models build them (this package im
 
 from contextlib import contextmanager
 
-from django.db import DatabaseError, connections, transaction
+from django.db import Error, connections, transaction
 from django.utils import timezone
 
 from steady_queue import queue_patterns
 
-from .portable import PortableSQL
+from .shared import SharedSQL
 
 # The flags that choose a hot path in SQL over its ORM version; STEADY_QUEUE["sql_fast_paths"] = False
 # turns them all off. Flags about how the database behaves stay on: callers are only correct with them.
@@ -41,10 +42,10 @@ INSERTED_JOB_COLUMNS = (
 )
 
 
-class Dialect(PortableSQL):
+class Dialect(SharedSQL):
     """A database without a module of its own: every hot path through the ORM, polling for work.
 
-    The SQL its subclasses share, correct on any database, is in ``PortableSQL``.
+    The statements its subclasses share are in ``SharedSQL``.
     """
 
     # --- How the database behaves (always in force) ---
@@ -91,9 +92,10 @@ class Dialect(PortableSQL):
     def enqueue_transaction(self):
         """The transaction insert_jobs() runs in: its own, or part of the caller's.
 
-        Outside any transaction, a dialect with ``begin_enqueue`` sends it and COMMIT itself:
-        Django's atomic() would switch autocommit off and back on around the inserts, which costs
-        MySQL's driver two more round trips and SQLite 10 to 15 µs (3 to 6% of an enqueue in WAL mode).
+        Outside any transaction, a dialect with ``begin_enqueue`` sends it and COMMIT itself.
+        Django's atomic() would cost MySQL's driver two more round trips (autocommit switched off
+        and back on around the inserts), and SQLite 10 to 15 µs of its bookkeeping (3 to 6% of an
+        enqueue in WAL mode).
         """
         if self.single_statement_writes:
             yield
@@ -111,7 +113,7 @@ class Dialect(PortableSQL):
             except BaseException:
                 try:
                     cursor.execute("ROLLBACK")
-                except DatabaseError:
+                except Error:
                     # The database ended the transaction itself (SQLite does on some errors), or
                     # the connection broke: either way the next use starts on a fresh one.
                     connection.close()
@@ -167,6 +169,10 @@ class Dialect(PortableSQL):
 
     def adapt_datetime(self, value):
         return self.connection.ops.adapt_datetimefield_value(value)
+
+    def read_datetime(self, value):
+        """A datetime column's value from a raw cursor, as the ORM would read it (the driver's, here)."""
+        return value
 
     def marks(self, values):
         return ", ".join(["%s"] * len(values))

@@ -12,6 +12,8 @@ an INSERT as one statement per row, so a batch of rows goes into one statement h
 
 import json
 
+from django.conf import settings
+
 from .base import INSERTED_JOB_COLUMNS, Dialect
 
 # ER_LOCK_WAIT_TIMEOUT and ER_LOCK_DEADLOCK: InnoDB rolled the statement (deadlock: the whole
@@ -36,6 +38,13 @@ class MySQL(Dialect):
         cause = MySQL.driver_error(error)
         code = cause.args[0] if cause.args else None
         return isinstance(code, int) and code in LOCK_ERRORS
+
+    def read_datetime(self, value):
+        # Naive from the driver. Django's converter makes a value aware whatever USE_TZ says; the
+        # ORM only calls it under USE_TZ, and so does this.
+        if settings.USE_TZ:
+            return self.connection.ops.convert_datetimefield_value(value, None, self.connection)
+        return value
 
     def starts_with(self, column, prefix):
         # LEFT(), not LIKE: no escaping of the prefix's own % and _.

@@ -51,6 +51,10 @@ class SQLite(Dialect):
         finally:
             connection.transaction_mode = previous
 
+    def read_datetime(self, value):
+        # Naive (or text) from the driver; Django's converter parses it and makes it aware under USE_TZ.
+        return self.connection.ops.convert_datetimefield_value(value, None, self.connection)
+
     @staticmethod
     def is_lock_error(error):
         cause = SQLite.driver_error(error)

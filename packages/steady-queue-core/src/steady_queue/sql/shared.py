@@ -1,18 +1,19 @@
-"""SQL the dialects share: correct on any database once names are quoted; each opts in by flag.
+"""SQL the database modules share: correct on any database once names are quoted.
 
-``PortableSQL`` is the half of ``Dialect`` (``base``) that writes statements: the hand-over of
+``SharedSQL`` is the half of ``Dialect`` (``base``) that writes statements: the hand-over of
 concurrency slots, the recording of outcomes and start markers, the insertion of jobs' state
-rows. A dialect overrides a method where its database has a better way (PostgreSQL's one statement
-for a whole round, MySQL's derived tables); a database without a module of its own never calls
-them, its flags choosing the ORM versions instead.
+rows. A module overrides a method where its database has a better way (PostgreSQL's one statement
+for a whole round, MySQL's derived tables), and opts in to each hot path by a flag. These are not
+the portable versions: those are written with the ORM and live with their callers in
+``steady_queue.models``, for the databases without a module and for ``sql_fast_paths = False``.
 """
 
 import json
 from collections import Counter
 
 
-class PortableSQL:
-    """Statements written for any database; ``Dialect`` supplies the tables, connection and helpers."""
+class SharedSQL:
+    """Statements the database modules share; ``Dialect`` supplies the tables, connection and helpers."""
 
     def hand_over_slots(self, hand_overs, now):
         """Move up to ``slots`` blocked jobs of each key to ready; leave each semaphore at ``free`` less those.
@@ -126,9 +127,7 @@ class PortableSQL:
                 list(keys),
             )
             rows = cursor.fetchall()
-        # As the ORM reads them: SQLite's text and MySQL's naive values made aware under USE_TZ.
-        convert = self.connection.ops.convert_datetimefield_value
-        return {key: (value, convert(expiry, None, self.connection)) for key, value, expiry in rows}
+        return {key: (value, self.read_datetime(expiry)) for key, value, expiry in rows}
 
     def mark_started(self, process_id, job_ids, now):
         """Set the start marker of these claims if still this process's; return their job ids."""
