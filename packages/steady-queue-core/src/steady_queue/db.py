@@ -7,6 +7,7 @@ busy timeout) rather than failing with "database is locked" when a read-then-wri
 tries to upgrade its lock. A lock error that still gets through is retried, never shown to the user.
 """
 
+from contextlib import nullcontext
 from functools import wraps
 
 from django.db import connections, transaction
@@ -32,6 +33,14 @@ def write_transaction(using=None):
     if connection.in_atomic_block:
         return transaction.atomic(using=connection.alias)
     return dialect_class(connection).write_transaction(connection)
+
+
+def queued_write(using=None):
+    """Around a write in autocommit: on SQLite its turn in the write queue (see sql.write_queue), elsewhere nothing."""
+    connection = connections[using or queue_database()]
+    if connection.in_atomic_block:
+        return nullcontext()
+    return dialect_class(connection).write_turn(connection)
 
 
 def skip_locked(queryset):

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from steady_queue.db import lock, retry_on_lock, skip_locked, write_transaction
+from steady_queue.db import lock, queued_write, retry_on_lock, skip_locked, write_transaction
 from steady_queue.exceptions import ProcessMissingError, ProcessPrunedError
 
 from .claimed_execution import ClaimedExecution, recover_claims, release_claims
@@ -36,8 +36,11 @@ class Process(models.Model):
     @retry_on_lock
     def heartbeat(self):
         """Record that the process is alive; False if its row is gone (it was pruned as dead)."""
-        # The database's clock, for writing and for pruning alike: host clocks may disagree.
-        return bool(Process.objects.filter(pk=self.pk).update(last_heartbeat_at=Now()))
+        # The database's clock, for writing and for pruning alike: host clocks may disagree. Queued
+        # on SQLite: a heartbeat that waited in the busy handler behind busy workers and enqueuers
+        # could miss the alive threshold, and its live process be declared dead.
+        with queued_write():
+            return bool(Process.objects.filter(pk=self.pk).update(last_heartbeat_at=Now()))
 
     def deregister(self):
         """Remove the process on a graceful stop; jobs it still holds go back to their queue."""

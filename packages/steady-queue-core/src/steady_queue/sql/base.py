@@ -14,7 +14,7 @@ Names of tables and columns are never written here: they come from the models' `
 quoted by the connection (``Table``), and the models build them (this package imports no model).
 """
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from django.db import Error, connections, transaction
 from django.utils import timezone
@@ -88,6 +88,11 @@ class Dialect(SharedSQL):
         """A transaction for the runtime's writes, begun outside any other."""
         return transaction.atomic(using=connection.alias)
 
+    @staticmethod
+    def write_turn(connection):
+        """The wait for a writer's turn before it writes outside any transaction (SQLite's write queue)."""
+        return nullcontext()
+
     @contextmanager
     def enqueue_transaction(self):
         """The transaction insert_jobs() runs in: its own, or part of the caller's.
@@ -105,7 +110,7 @@ class Dialect(SharedSQL):
             with transaction.atomic(using=self.alias, savepoint=False):
                 yield
             return
-        with connection.cursor() as cursor:
+        with self.write_turn(connection), connection.cursor() as cursor:
             cursor.execute(self.begin_enqueue)
             try:
                 yield

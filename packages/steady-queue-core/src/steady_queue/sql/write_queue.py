@@ -7,8 +7,10 @@ is given up (measured: drains 11% faster with the rollback journal, 24% in WAL m
 
 Threads of one process queue on a lock; processes on ``flock()`` of a file beside the database,
 ``<database>-steady-queue.lock``, which holds no data. The queue only orders Steady Queue's own
-write transactions: SQLite's lock still guards the data, and a writer that does not queue (an
-enqueue in a web request) merely goes unordered. The wait has no timeout of its own: the lock is
+writes: SQLite's lock still guards the data. A writer that does not queue is not merely unordered:
+behind queued writers that hand the lock on at once, its sleeps can go on past any timeout. So
+heartbeats and enqueues outside a transaction queue too (``Dialect.write_turn``); only writes in a
+caller's own transaction, and the application's own, go without. The wait has no timeout of its own: the lock is
 held for one write transaction, which SQLite's busy timeout bounds, and the kernel drops it with
 the process that holds it, even killed with SIGKILL. For that, a forked child closes the copies it
 inherited of its parent's files (an flock() lasts while any copy is open) and opens its own.
