@@ -9,6 +9,7 @@ from steady_queue.models.claimed_execution import Success, finish_and_start
 from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim
+from tests.databases import queue_connection
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -52,10 +53,14 @@ def test_a_key_that_finished_two_hands_two_slots_to_its_next_two_blocked_jobs(wo
     assert semaphore(tasks.two_at_a_time, "k").value == 0
 
 
+@pytest.mark.django_db(transaction=True)
 def test_slots_are_handed_on_with_time_zone_support_off(worker, settings):
     # The semaphores' expiry is read as the ORM reads it: naive without USE_TZ, to be compared
     # with a naive now (MySQL's converter alone would have made it aware).
     settings.USE_TZ = False
+    # Connected afresh, as a process started with the setting: PostgreSQL's connection chooses its
+    # datetime loaders when it opens.
+    queue_connection.close()
     results = [tasks.two_at_a_time.enqueue("k", str(i)) for i in range(3)]
     running = claim(["*"], 10, worker.pk)
     finish_together(worker, running)
