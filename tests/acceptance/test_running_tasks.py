@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -161,6 +162,35 @@ def test_sqlite_with_default_settings_never_shows_a_lock_error(start_supervisor,
     assert TaskRun.objects.count() == 250
     assert all(status(r) == TaskResultStatus.SUCCESSFUL for r in results + extra)
     assert "locked" not in supervisor.output.lower()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's journal")
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
+def test_sqlite_runtime_keeps_its_rollback_journal_and_leaves_wal_alone(start_supervisor, journal_mode):
+    journal = Path(f"{connection.settings_dict['NAME']}-journal")
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA journal_mode={journal_mode}")
+    try:
+        result = tasks.add.enqueue(1, 2)
+        supervisor = start_supervisor()
+        wait_for(finished(result), message="the task")
+        supervisor.send(15)
+        assert supervisor.wait() == 0
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            # The runtime changed its own connections' mode, not the database's nor this one's.
+            assert cursor.fetchone()[0] == journal_mode
+        if journal_mode == "delete":
+            # Its last commits (the task's outcome, the processes' rows removed) kept the journal
+            # file (PERSIST), its header zeroed: no transaction to roll back in it.
+            assert journal.exists()
+            assert journal.read_bytes()[:28] == bytes(28)
+        else:
+            assert not journal.exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=delete")
+    assert status(result) == TaskResultStatus.SUCCESSFUL
 
 
 def test_the_runtime_clears_old_finished_tasks_itself(start_supervisor):

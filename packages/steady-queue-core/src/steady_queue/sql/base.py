@@ -89,6 +89,10 @@ class Dialect(SharedSQL):
         return transaction.atomic(using=connection.alias)
 
     @staticmethod
+    def prepare_runtime_connection(connection):
+        """Tune a new connection of a runtime process (supervisor, worker, dispatcher, scheduler)."""
+
+    @staticmethod
     def write_turn(connection):
         """The wait for a writer's turn before it writes outside any transaction (SQLite's write queue)."""
         return nullcontext()

@@ -162,7 +162,8 @@ class PostgresWatcher(Watcher):
 
 
 class SQLiteWatcher(Watcher):
-    """Another connection's commit changes ``PRAGMA data_version``: cheap to read, no lock taken."""
+    """Another connection's commit changes ``PRAGMA data_version``: cheap to read (in rollback-journal mode
+    a shared lock for a moment, in WAL mode none)."""
 
     def watch(self):
         name = connections[self.using].settings_dict["NAME"]

@@ -10,8 +10,12 @@ import signal
 import threading
 import time
 
+from django.db.backends.signals import connection_created
+
 from steady_queue.conf import get_config
+from steady_queue.db import queue_database
 from steady_queue.retrying import DATABASE_OUTAGE, close_thread_connections
+from steady_queue.sql import dialect_class
 
 from .interruptible import Interruptible
 from .registrable import Registrable
@@ -22,6 +26,20 @@ logger = logging.getLogger("steady_queue.processes")
 # its supervisor puts those tasks back in their queue once the process is gone, so that no task
 # can be claimed again while this process still runs it.
 EXIT_RELEASE_CLAIMS = 75
+
+
+def _prepare_connection(sender, connection, **kwargs):
+    if connection.alias == queue_database():
+        dialect_class(connection).prepare_runtime_connection(connection)
+
+
+def prepare_runtime_connections():
+    """Have each queue database connection this process opens from now on tuned for the runtime.
+
+    See Dialect.prepare_runtime_connection. Called before the supervisor forks (its children
+    inherit it) and by each runtime process (one run on its own, as tests do).
+    """
+    connection_created.connect(_prepare_connection, dispatch_uid="steady_queue.runtime_connection")
 
 
 class RuntimeProcess(Registrable, Interruptible):
@@ -44,6 +62,7 @@ class RuntimeProcess(Registrable, Interruptible):
     def run(self):
         """Run until asked to stop; return the exit status."""
         self._install_signal_handlers()
+        prepare_runtime_connections()
         self._retry_database(lambda: self.register(self.supervisor_id))
         logger.info("Started %s %s (pid %s)", self.kind, self.name, os.getpid())
         threading.Thread(target=self._heartbeat_loop, name=f"{self.kind}-heartbeat", daemon=True).start()

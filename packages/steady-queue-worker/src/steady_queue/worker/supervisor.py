@@ -16,7 +16,7 @@ from steady_queue.models.claimed_execution import recover_claims, release_claims
 from steady_queue.models.process import fail_orphaned_claims, prune
 
 from .interruptible import Interruptible
-from .process import EXIT_RELEASE_CLAIMS
+from .process import EXIT_RELEASE_CLAIMS, prepare_runtime_connections
 from .registrable import Registrable
 
 logger = logging.getLogger("steady_queue.supervisor")
@@ -61,6 +61,8 @@ class Supervisor(Registrable, Interruptible):
     def run(self):
         """Supervise until a signal says stop; return the exit status."""
         Interruptible.__init__(self)
+        # Before the first connection, which register() opens.
+        prepare_runtime_connections()
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, self._on_signal)
         self.register()
