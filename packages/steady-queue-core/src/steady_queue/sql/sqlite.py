@@ -5,6 +5,7 @@ which is what serializes claims.
 """
 
 import json
+import re
 import sqlite3
 from contextlib import contextmanager
 
@@ -19,6 +20,26 @@ INSERT_CHUNK = 500
 PERSISTED_JOURNAL_LIMIT = 4 * 1024 * 1024
 # Keys whose blocked jobs one statement picks (a compound SELECT; SQLite allows 500 terms).
 PICK_CHUNK = 200
+
+
+WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def queue_autocommit_writes(execute, sql, params, many, context):
+    """An execute wrapper: a statement that writes in autocommit takes its turn in the write queue.
+
+    On a runtime process's connections (prepare_runtime_connection): there, a task's own writes
+    (a ``save()`` outside ``atomic()``) share the database with the runtime's queued writers,
+    which hand SQLite's lock on at once; left to SQLite's busy handler, which sleeps between tries,
+    such a write could wait past the busy timeout and fail the task with "database is locked".
+    Statements inside a transaction go as they are: the transaction took SQLite's lock (or will
+    wait for it) as a whole, and a queue taken per statement inside it could deadlock with it.
+    """
+    connection = context["connection"]
+    if connection.connection.in_transaction or not WRITE_STATEMENT.match(sql):
+        return execute(sql, params, many, context)
+    with write_queue(connection):
+        return execute(sql, params, many, context)
 
 
 class SQLite(Dialect):
@@ -43,11 +64,14 @@ class SQLite(Dialect):
         # theirs, and the modes work side by side. A database in WAL mode is left alone.
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode")
-            if cursor.fetchone()[0].lower() != "delete":
-                return
-            cursor.execute("PRAGMA journal_mode = PERSIST")
-            # A kept journal stays as large as the largest transaction since; cut it back after one.
-            cursor.execute(f"PRAGMA journal_size_limit = {PERSISTED_JOURNAL_LIMIT}")
+            rollback_journal = cursor.fetchone()[0].lower() == "delete"
+            if rollback_journal:
+                cursor.execute("PRAGMA journal_mode = PERSIST")
+                # A kept journal stays as large as the largest transaction since; cut it back after one.
+                cursor.execute(f"PRAGMA journal_size_limit = {PERSISTED_JOURNAL_LIMIT}")
+        # The wrappers outlive a connection: installed once per thread's DatabaseWrapper.
+        if queue_autocommit_writes not in connection.execute_wrappers:
+            connection.execute_wrappers.append(queue_autocommit_writes)
 
     @staticmethod
     def write_turn(connection):

@@ -9,8 +9,10 @@ Threads of one process queue on a lock; processes on ``flock()`` of a file besid
 ``<database>-steady-queue.lock``, which holds no data. The queue only orders Steady Queue's own
 writes: SQLite's lock still guards the data. A writer that does not queue is not merely unordered:
 behind queued writers that hand the lock on at once, its sleeps can go on past any timeout. So
-heartbeats and enqueues outside a transaction queue too (``Dialect.write_turn``); only writes in a
-caller's own transaction, and the application's own, go without. The wait has no timeout of its own: the lock is
+heartbeats and enqueues outside a transaction queue too (``Dialect.write_turn``), and so do the
+statements that write in autocommit on a runtime process's connections, a task's ``save()``
+among them (``sqlite.queue_autocommit_writes``); only writes in a caller's own transaction, and
+the application's own elsewhere, go without. The wait has no timeout of its own: the lock is
 held for one write transaction, which SQLite's busy timeout bounds, and the kernel drops it with
 the process that holds it, even killed with SIGKILL. For that, a forked child closes the copies it
 inherited of its parent's files (an flock() lasts while any copy is open) and opens its own.
@@ -34,21 +36,29 @@ _opening = threading.Lock()
 
 
 class WriteQueue:
+    """Reentrant in a thread: a write that already holds the queue (a heartbeat) may run statements
+    that queue on their own (see sqlite.queue_autocommit_writes)."""
+
     def __init__(self, path):
         self.fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self.threads = threading.Lock()
+        self.threads = threading.RLock()
+        self._depth = 0  # changed only by the thread holding self.threads
 
     def __enter__(self):
         self.threads.acquire()
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except BaseException:
-            self.threads.release()
-            raise
+        if self._depth == 0:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            except BaseException:
+                self.threads.release()
+                raise
+        self._depth += 1
 
     def __exit__(self, *exc_info):
+        self._depth -= 1
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            if self._depth == 0:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
             self.threads.release()
 
