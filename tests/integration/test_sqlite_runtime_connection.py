@@ -1,4 +1,4 @@
-"""A runtime process's SQLite connections: a task's autocommit writes wait their turn in the write queue."""
+"""A runtime process's SQLite connections: in WAL mode a task's autocommit writes wait their turn in the queue."""
 
 import subprocess
 import sys
@@ -32,6 +32,17 @@ HOLDER = textwrap.dedent(
 
 
 @pytest.fixture
+def journal_mode(request):
+    """The queue database switched to the mode the test is parametrized with, back to DELETE after."""
+    queue = connections[queue_database()]
+    with queue.cursor() as cursor:
+        cursor.execute(f"PRAGMA journal_mode={request.param}")
+    yield request.param
+    with queue.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=delete")
+
+
+@pytest.fixture
 def queue_held_elsewhere():
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(connections[queue_database()].settings_dict["NAME"])],
@@ -45,7 +56,7 @@ def queue_held_elsewhere():
     holder.stdout.close()
 
 
-def in_a_runtime_thread(write):
+def in_a_runtime_thread(write, queued=True):
     """Run ``write`` in a thread whose queue connection is prepared as a runtime process's; an Event set when done."""
     done = threading.Event()
 
@@ -55,7 +66,7 @@ def in_a_runtime_thread(write):
             connection.ensure_connection()
             SQLite.prepare_runtime_connection(connection)
             SQLite.prepare_runtime_connection(connection)  # a reconnect: installed once all the same
-            assert connection.execute_wrappers.count(queue_autocommit_writes) == 1
+            assert connection.execute_wrappers.count(queue_autocommit_writes) == (1 if queued else 0)
             write()
             done.set()
         finally:
@@ -66,7 +77,8 @@ def in_a_runtime_thread(write):
     return done, thread
 
 
-def test_an_autocommit_write_waits_for_the_queue(queue_held_elsewhere):
+@pytest.mark.parametrize("journal_mode", ["wal"], indirect=True)
+def test_an_autocommit_write_waits_for_the_queue(journal_mode, queue_held_elsewhere):
     done, thread = in_a_runtime_thread(lambda: Pause.objects.create(queue_name="saved-by-a-task"))
     try:
         # SQLite's own lock is free: only the queue holds the write back.
@@ -79,7 +91,8 @@ def test_an_autocommit_write_waits_for_the_queue(queue_held_elsewhere):
     assert Pause.objects.filter(queue_name="saved-by-a-task").exists()
 
 
-def test_writes_inside_a_transaction_do_not_queue_statement_by_statement(queue_held_elsewhere):
+@pytest.mark.parametrize("journal_mode", ["wal"], indirect=True)
+def test_writes_inside_a_transaction_do_not_queue_statement_by_statement(journal_mode, queue_held_elsewhere):
     def write():
         with transaction.atomic(using=queue_database()):
             Pause.objects.create(queue_name="in-a-transaction")
@@ -91,3 +104,14 @@ def test_writes_inside_a_transaction_do_not_queue_statement_by_statement(queue_h
     finally:
         thread.join(10)
     assert Pause.objects.filter(queue_name="in-a-transaction").exists()
+
+
+def test_in_rollback_journal_mode_autocommit_writes_do_not_queue(queue_held_elsewhere):
+    # A read the task left open would hold a lock the queue's holder waits for to commit: the two
+    # would wait for each other until the busy timeout. So in this mode they do not queue.
+    done, thread = in_a_runtime_thread(lambda: Pause.objects.create(queue_name="rollback-mode"), queued=False)
+    try:
+        assert done.wait(10)
+    finally:
+        thread.join(10)
+    assert Pause.objects.filter(queue_name="rollback-mode").exists()

@@ -5,6 +5,7 @@ which is what serializes claims.
 """
 
 import json
+import logging
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from django.db import transaction
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
 from .write_queue import write_queue
+
+logger = logging.getLogger("steady_queue")
 
 # SQLite allows 32,766 parameters per statement; stay well below.
 INSERT_CHUNK = 500
@@ -28,17 +31,20 @@ WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECA
 def queue_autocommit_writes(execute, sql, params, many, context):
     """An execute wrapper: a statement that writes in autocommit takes its turn in the write queue.
 
-    On a runtime process's connections (prepare_runtime_connection): there, a task's own writes
-    (a ``save()`` outside ``atomic()``) share the database with the runtime's queued writers,
-    which hand SQLite's lock on at once; left to SQLite's busy handler, which sleeps between tries,
-    such a write could wait past the busy timeout and fail the task with "database is locked".
-    Statements inside a transaction go as they are: the transaction took SQLite's lock (or will
-    wait for it) as a whole, and a queue taken per statement inside it could deadlock with it.
+    On a runtime process's connections to a database in WAL mode (prepare_runtime_connection):
+    there, a task's own writes (a ``save()`` outside ``atomic()``) share the database with the
+    runtime's queued writers, which hand SQLite's lock on at once; left to SQLite's busy handler,
+    which sleeps between tries, such a write could wait past the busy timeout and fail the task
+    with "database is locked". Not in rollback-journal mode: there a read the task left open (an
+    ``iterator()``) holds a lock that the queue's holder must wait for to commit, and the two would
+    wait for each other until the busy timeout. Statements inside a transaction, and executemany()
+    (a commit per row), go as they are. An ``INSERT ... RETURNING`` commits when its rows are
+    fetched, after the queue is given up: it still took its lock in turn.
     """
-    connection = context["connection"]
-    if connection.connection.in_transaction or not WRITE_STATEMENT.match(sql):
+    raw = context["connection"].connection
+    if many or raw is None or raw.in_transaction or not WRITE_STATEMENT.match(sql):
         return execute(sql, params, many, context)
-    with write_queue(connection):
+    with write_queue(context["connection"]):
         return execute(sql, params, many, context)
 
 
@@ -61,17 +67,23 @@ class SQLite(Dialect):
         # syncs its directory, and deletes it again; PERSIST keeps the file and zeroes its header
         # instead, as durable and about a tenth cheaper per commit, which bounds how fast workers
         # drain (measured: docs/sqlite.rst). Per connection: the application's own connections keep
-        # theirs, and the modes work side by side. A database in WAL mode is left alone.
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA journal_mode")
-            rollback_journal = cursor.fetchone()[0].lower() == "delete"
-            if rollback_journal:
-                cursor.execute("PRAGMA journal_mode = PERSIST")
+        # theirs, and the modes work side by side. In WAL mode the connection's autocommit writes
+        # queue instead (queue_autocommit_writes). Straight on the driver's connection: no execute
+        # wrapper of the application's sees these statements.
+        raw = connection.connection
+        try:
+            mode = raw.execute("PRAGMA journal_mode").fetchone()[0].lower()
+            if mode == "delete":
+                raw.execute("PRAGMA journal_mode = PERSIST")
                 # A kept journal stays as large as the largest transaction since; cut it back after one.
-                cursor.execute(f"PRAGMA journal_size_limit = {PERSISTED_JOURNAL_LIMIT}")
-        # The wrappers outlive a connection: installed once per thread's DatabaseWrapper.
-        if queue_autocommit_writes not in connection.execute_wrappers:
-            connection.execute_wrappers.append(queue_autocommit_writes)
+                raw.execute(f"PRAGMA journal_size_limit = {PERSISTED_JOURNAL_LIMIT}")
+        except sqlite3.Error as error:
+            logger.warning("Could not tune a connection to %s for the runtime: %s", connection.alias, error)
+            return
+        # First in the list: Django's execute_wrapper() blocks remove the last entry when they end.
+        # The list outlives a connection: installed once per thread's DatabaseWrapper.
+        if mode == "wal" and queue_autocommit_writes not in connection.execute_wrappers:
+            connection.execute_wrappers.insert(0, queue_autocommit_writes)
 
     @staticmethod
     def write_turn(connection):

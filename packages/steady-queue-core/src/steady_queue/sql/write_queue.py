@@ -9,13 +9,14 @@ Threads of one process queue on a lock; processes on ``flock()`` of a file besid
 ``<database>-steady-queue.lock``, which holds no data. The queue only orders Steady Queue's own
 writes: SQLite's lock still guards the data. A writer that does not queue is not merely unordered:
 behind queued writers that hand the lock on at once, its sleeps can go on past any timeout. So
-heartbeats and enqueues outside a transaction queue too (``Dialect.write_turn``), and so do the
-statements that write in autocommit on a runtime process's connections, a task's ``save()``
-among them (``sqlite.queue_autocommit_writes``); only writes in a caller's own transaction, and
-the application's own elsewhere, go without. The wait has no timeout of its own: the lock is
-held for one write transaction, which SQLite's busy timeout bounds, and the kernel drops it with
-the process that holds it, even killed with SIGKILL. For that, a forked child closes the copies it
-inherited of its parent's files (an flock() lasts while any copy is open) and opens its own.
+heartbeats and enqueues outside a transaction queue too (``Dialect.write_turn``), and in WAL mode
+so do the statements that write in autocommit on a runtime process's connections, a task's
+``save()`` among them (``sqlite.queue_autocommit_writes``); only writes in a caller's own
+transaction, and the application's own elsewhere, go without. The wait has no timeout of its own:
+the lock is held for one write transaction, which SQLite's busy timeout bounds, or one statement,
+and the kernel drops it with the process that holds it, even killed with SIGKILL. For that, a
+forked child closes the copies it inherited of its parent's files (an flock() lasts while any copy
+is open) and opens its own.
 """
 
 import logging
