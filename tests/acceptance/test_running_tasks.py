@@ -6,10 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.tasks import TaskResultStatus, default_task_backend
 from django.utils import timezone
 
+from steady_queue.db import queue_database
 from steady_queue.models import Process
 from steady_queue.models.failed_execution import retry
 from steady_queue.models.job import job_pk
@@ -167,8 +168,10 @@ def test_sqlite_with_default_settings_never_shows_a_lock_error(start_supervisor,
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's journal")
 @pytest.mark.parametrize("journal_mode", ["delete", "wal"])
 def test_sqlite_runtime_keeps_its_rollback_journal_and_leaves_wal_alone(start_supervisor, journal_mode):
-    journal = Path(f"{connection.settings_dict['NAME']}-journal")
-    with connection.cursor() as cursor:
+    # The queue database's: the runtime prepares its connections to that one only.
+    queue = connections[queue_database()]
+    journal = Path(f"{queue.settings_dict['NAME']}-journal")
+    with queue.cursor() as cursor:
         cursor.execute(f"PRAGMA journal_mode={journal_mode}")
     try:
         result = tasks.add.enqueue(1, 2)
@@ -176,7 +179,7 @@ def test_sqlite_runtime_keeps_its_rollback_journal_and_leaves_wal_alone(start_su
         wait_for(finished(result), message="the task")
         supervisor.send(15)
         assert supervisor.wait() == 0
-        with connection.cursor() as cursor:
+        with queue.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode")
             # The runtime changed its own connections' mode, not the database's nor this one's.
             assert cursor.fetchone()[0] == journal_mode
@@ -188,7 +191,7 @@ def test_sqlite_runtime_keeps_its_rollback_journal_and_leaves_wal_alone(start_su
         else:
             assert not journal.exists()
     finally:
-        with connection.cursor() as cursor:
+        with queue.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=delete")
     assert status(result) == TaskResultStatus.SUCCESSFUL
 
