@@ -186,7 +186,7 @@ class SQLite(Dialect):
                 {j.finished_at} = v.column2,
                 {j.started_at} = COALESCE({j}.{j.started_at}, v.column3),
                 {j.last_attempted_at} = v.column3,
-                {j.worker_ids} = json_insert({j}.{j.worker_ids}, '$[#]', %s),
+                {j.worker_ids} = {self.append_to_json_array(f'{j}.{j.worker_ids}')},
                 {j.return_value} = v.column4
             FROM (VALUES {", ".join(["(%s, %s, %s, %s)"] * len(rows))}) AS v
             WHERE {j}.{j.id} = v.column1
