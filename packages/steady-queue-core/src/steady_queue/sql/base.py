@@ -77,6 +77,7 @@ class Dialect(SharedSQL):
     def __init__(self, alias, tables, fast_paths=True, prepared_statements=False):
         self.alias = alias
         self.tables = tables
+        self._statements = {}
         # Whether the dialect may prepare its statements on the server (where it has a way to).
         self.prepared_statements = prepared_statements
         if not fast_paths:
@@ -114,7 +115,7 @@ class Dialect(SharedSQL):
             with transaction.atomic(using=self.alias, savepoint=False):
                 yield
             return
-        with self.write_turn(connection), connection.cursor() as cursor:
+        with self.write_turn(connection), self.statement_cursor() as cursor:
             cursor.execute(self.begin_enqueue)
             try:
                 yield
@@ -127,6 +128,22 @@ class Dialect(SharedSQL):
                     # the connection broke: either way the next use starts on a fresh one.
                     connection.close()
                 raise
+
+    def statement(self, key, build):
+        """A statement built once per dialect: ``build(*key[1:])`` the first time ``key`` is asked for.
+
+        For the statements of the hottest paths (an enqueue's inserts): their text only depends on
+        the tables' names and how many rows they carry, and building it cost more than sending it.
+        """
+        try:
+            return self._statements[key]
+        except KeyError:
+            sql = self._statements[key] = build(*key[1:])
+            return sql
+
+    def statement_cursor(self):
+        """A cursor for the dialect's statements (Django's, where a database module has no faster one)."""
+        return self.connection.cursor()
 
     @property
     def connection(self):

@@ -24,7 +24,7 @@ class SharedSQL:
         """
         s, b, r = self.tables.semaphore, self.tables.blocked, self.tables.ready
         stamp = self.adapt_datetime(now)
-        with self.connection.cursor() as cursor:
+        with self.statement_cursor() as cursor:
             picked = self.pick_blocked(cursor, [(h.key, h.slots) for h in hand_overs if h.slots > 0])
             if picked:
                 ids = [row[0] for row in picked]
@@ -70,7 +70,7 @@ class SharedSQL:
     def assign_unique_keys(self, rows):
         """Record each won unique key's holder (rows carry key, job_id, result_id): a statement per row."""
         u = self.tables.unique_key
-        with self.connection.cursor() as cursor:
+        with self.statement_cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {u} SET {u.job_id} = %s, {u.result_id} = %s WHERE {u.key} = %s",
                 [(row.job_id, row.result_id, row.key) for row in rows],
@@ -78,7 +78,7 @@ class SharedSQL:
 
     def take(self, table, job_ids):
         """Delete the state rows of these jobs from ``table`` (a Table); return the ids of those deleted."""
-        with self.connection.cursor() as cursor:
+        with self.statement_cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE {table.job_id} IN ({self.marks(job_ids)}) RETURNING {table.job_id}",
                 job_ids,
@@ -95,7 +95,7 @@ class SharedSQL:
         Call inside write_transaction(): the claims are taken (take_claims), then a statement per
         job records its outcome, for the dialects without array parameters.
         """
-        with self.connection.cursor() as cursor:
+        with self.statement_cursor() as cursor:
             done = self.take_claims(cursor, process_id, [o.job_id for o in outcomes])
             if done:
                 self.finish_rows(cursor, done, worker_name, outcomes, preserve)
@@ -120,7 +120,7 @@ class SharedSQL:
         # In key order, as every other transaction locks semaphores. (SQLite has no row locks: its
         # write transaction holds the whole database.)
         for_update = " FOR UPDATE" if self.connection.features.has_select_for_update else ""
-        with self.connection.cursor() as cursor:
+        with self.statement_cursor() as cursor:
             cursor.execute(
                 f"SELECT {s.key}, {s.value}, {s.expires_at} FROM {s} WHERE {s.key} IN ({self.marks(keys)}) "
                 f"ORDER BY {s.key}{for_update}",
@@ -134,7 +134,7 @@ class SharedSQL:
         c = self.tables.claimed
         lock = " FOR UPDATE" if self.connection.features.has_select_for_update else ""
         mine = f"{c.process_id} = %s AND {c.job_id} IN ({self.marks(job_ids)})"
-        with self.connection.cursor() as cursor:
+        with self.statement_cursor() as cursor:
             # Locked first (where rows can be): a pruner that took the claims meanwhile has removed them.
             cursor.execute(f"SELECT {c.job_id} FROM {c} WHERE {mine}{lock}", [process_id, *job_ids])
             started = {row[0] for row in cursor.fetchall()}
@@ -183,11 +183,14 @@ class SharedSQL:
 
     def insert_state_rows(self, cursor, ids, first, created, scheduled):
         """Ready rows for the jobs, or scheduled rows when ``scheduled`` (their time) is given."""
-        table = self.tables.ready if scheduled is None else self.tables.scheduled
-        names = ["job_id", "queue_name", "priority", "created_at"] + ([] if scheduled is None else ["scheduled_at"])
         values = [first.queue_name, first.priority, created] + ([] if scheduled is None else [scheduled])
-        row_marks = "(" + ", ".join(["%s"] * len(names)) + ")"
         cursor.execute(
-            f"INSERT INTO {table} ({table.columns(names)}) VALUES {', '.join([row_marks] * len(ids))}",
+            self.statement(("insert_state_rows", len(ids), scheduled is None), self._insert_state_rows_sql),
             [v for job_id in ids for v in (job_id, *values)],
         )
+
+    def _insert_state_rows_sql(self, count, ready):
+        table = self.tables.ready if ready else self.tables.scheduled
+        names = ["job_id", "queue_name", "priority", "created_at"] + ([] if ready else ["scheduled_at"])
+        row_marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+        return f"INSERT INTO {table} ({table.columns(names)}) VALUES {', '.join([row_marks] * count)}"
