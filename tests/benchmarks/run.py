@@ -392,8 +392,18 @@ def main():
     if options.json:
         raw = {" | ".join(map(str, key)): samples for key, samples in cache.items()}
         options.json.write_text(json.dumps(raw, indent=2))
+    if any(row.scenario == "enqueue_single" and row.database.startswith("sqlite") for row in rows):
+        sqlite_floor(options.quick)
     if (not options.databases and not options.only_rows) or "console" in (options.databases or "").split(","):
         console_pages(pg_address, options.quick)
+
+
+def sqlite_floor(quick):
+    """What this machine's disk allows an enqueue on SQLite (sqlite_floor.py), beside the enqueue rows."""
+    print("\nSQLite's driver alone writing an enqueue's rows, one transaction each (the ceiling of the "
+          "enqueue rows above on this disk):", flush=True)
+    runs = ["--n", "500", "--runs", "1"] if quick else ["--n", "3000", "--runs", "3"]
+    subprocess.run([sys.executable, str(Path(__file__).with_name("sqlite_floor.py")), *runs], check=True)
 
 
 def console_pages(pg_address, quick):
