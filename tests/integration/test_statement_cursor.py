@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from steady_queue.models import Job, ReadyExecution
 from steady_queue.models.tables import dialect
-from steady_queue.sql.sqlite import DriverCursor, SQLite, driver_sql
+from steady_queue.sql.sqlite import DriverCursor, SQLite, driver_sql, queue_autocommit_writes
 from tests.databases import queue_connection as connection
 from tests.testapp import tasks
 
@@ -81,3 +81,31 @@ def test_the_sqlite_driver_cursor_is_only_used_unobserved():
         assert not isinstance(cursor, DriverCursor)
     with connection.execute_wrapper(lambda execute, *args: execute(*args)), sql.statement_cursor() as cursor:
         assert not isinstance(cursor, DriverCursor)
+
+
+def test_the_runtime_s_own_wrapper_keeps_the_driver_cursor_inside_a_transaction_only():
+    """queue_autocommit_writes queues a runtime's autocommit writes: outside a transaction, statements must meet it."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's driver cursor")
+    sql = dialect(connection.alias)
+    connection.execute_wrappers.insert(0, queue_autocommit_writes)
+    try:
+        with sql.statement_cursor() as cursor:
+            assert not isinstance(cursor, DriverCursor)
+        with transaction.atomic(using=connection.alias), sql.statement_cursor() as cursor:
+            assert isinstance(cursor, DriverCursor)
+    finally:
+        connection.execute_wrappers.remove(queue_autocommit_writes)
+
+
+def test_a_driver_cursor_closes_quietly_after_its_connection():
+    """enqueue_transaction closes the connection when its ROLLBACK fails: the error to raise is the first one."""
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        pytest.skip("SQLite's driver cursor, on a database file")
+    sql = dialect(connection.alias)
+    with pytest.raises(ValueError, match="the first error"):
+        with sql.statement_cursor() as cursor:
+            assert isinstance(cursor, DriverCursor)
+            cursor.execute("SELECT 1")
+            connection.close()
+            raise ValueError("the first error")

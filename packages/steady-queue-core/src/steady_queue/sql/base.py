@@ -35,6 +35,9 @@ FAST_PATHS = (
     "deletes_with_returning",
 )
 
+# The largest row count whose statements Dialect.statement() remembers.
+STATEMENT_CACHE_ROWS = 32
+
 # The columns the fast enqueue writes; the others take their database defaults or NULL.
 INSERTED_JOB_COLUMNS = (
     "token", "task_path", "queue_name", "priority", "backend", "arguments", "scheduled_at", "created_at",
@@ -130,15 +133,20 @@ class Dialect(SharedSQL):
                 raise
 
     def statement(self, key, build):
-        """A statement built once per dialect: ``build(*key[1:])`` the first time ``key`` is asked for.
+        """A statement built once per dialect: ``build(*key[1:])`` the first time ``key`` (its name,
+        the row count it carries, and whatever else its text depends on) is asked for.
 
         For the statements of the hottest paths (an enqueue's inserts): their text only depends on
         the tables' names and how many rows they carry, and building it cost more than sending it.
+        Keys that carry a row count over ``STATEMENT_CACHE_ROWS`` are built every time: a batch
+        that large pays for its text many times over in rows, and the cache stays small.
         """
         try:
             return self._statements[key]
         except KeyError:
-            sql = self._statements[key] = build(*key[1:])
+            sql = build(*key[1:])
+            if key[1] <= STATEMENT_CACHE_ROWS:
+                self._statements[key] = sql
             return sql
 
     def statement_cursor(self):

@@ -31,9 +31,13 @@ WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECA
 FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def driver_sql(sql):
-    """A statement written with Django's placeholders (%s) in the driver's own (?)."""
+    """A statement written with Django's placeholders (%s) in the driver's own (?).
+
+    Remembered by text: an enqueue's statements come back the same (Dialect.statement); a worker's
+    vary with how many ids they carry, and a miss costs what Django's cursor pays every time.
+    """
     return FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
 
 
@@ -45,7 +49,8 @@ class DriverCursor:
     SQLite's own work for an enqueue's inserts (measured: docs/sqlite.rst). This one converts each
     statement once (driver_sql), refuses to run in a transaction Django knows is broken, and raises
     Django's exceptions, as Django's does. It is only used where nothing observes statements
-    (SQLite.statement_cursor()).
+    (SQLite.statement_cursor()), and takes Django's "format" placeholders only (a list of
+    parameters, not a mapping).
     """
 
     __slots__ = ("_connection", "_cursor")
@@ -74,17 +79,29 @@ class DriverCursor:
         with self._connection.wrap_database_errors:
             return self._cursor.fetchone()
 
+    def fetchmany(self, size=1):
+        with self._connection.wrap_database_errors:
+            return self._cursor.fetchmany(size)
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
     def __getattr__(self, name):
         return getattr(self._cursor, name)
 
     def close(self):
-        self._cursor.close()
+        # As Django's cursor: the connection may be closed already (enqueue_transaction closes it
+        # when its ROLLBACK fails), and the error that got us here is the one to raise.
+        try:
+            self._cursor.close()
+        except sqlite3.Error:
+            pass
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
-        self._cursor.close()
+        self.close()
 
 
 def queue_autocommit_writes(execute, sql, params, many, context):
@@ -147,14 +164,17 @@ class SQLite(Dialect):
     def statement_cursor(self):
         """The driver's own cursor (DriverCursor) where nothing observes statements, else Django's.
 
-        Observed: Django logs queries (DEBUG, or a test capturing them), or an application's
-        execute wrapper is installed. The runtime's own wrapper (queue_autocommit_writes) is not
-        an observer: the statements run here write inside a transaction or their write turn.
+        Observed: Django logs queries (DEBUG, or a test capturing them), or an execute wrapper is
+        installed. The runtime's own wrapper (queue_autocommit_writes) only acts on a write outside
+        a transaction: inside one, it would let the statement through untouched anyway.
         """
         connection = self.connection
-        if connection.queries_logged or any(w is not queue_autocommit_writes for w in connection.execute_wrappers):
+        if connection.queries_logged:
             return connection.cursor()
         connection.ensure_connection()
+        for wrapper in connection.execute_wrappers:
+            if wrapper is not queue_autocommit_writes or not connection.connection.in_transaction:
+                return connection.cursor()
         connection.validate_thread_sharing()
         return DriverCursor(connection)
 
