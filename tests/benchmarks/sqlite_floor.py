@@ -54,7 +54,8 @@ def rate(path, init_command, n):
     began = time.perf_counter()
     for i in range(n):
         connection.execute("BEGIN IMMEDIATE")
-        job_id = connection.execute(JOB, (secrets.randbits(63), f'{{"args": [{i}], "kwargs": {{}}}}', created)).fetchone()[0]
+        arguments = f'{{"args": [{i}], "kwargs": {{}}}}'
+        job_id = connection.execute(JOB, (secrets.randbits(63), arguments, created)).fetchone()[0]
         connection.execute(READY, (job_id, created))
         connection.execute("COMMIT")
     elapsed = time.perf_counter() - began
