@@ -10,11 +10,14 @@ from steady_queue.conf import get_config
 from steady_queue.models import Job
 from steady_queue.sql import postgresql
 from tests.databases import queue_connection as connection
+from tests.markers import fast_sql_only
 from tests.testapp import tasks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements"),
+    # The ORM's enqueue (fast paths off) prepares nothing.
+    fast_sql_only,
 ]
 
 
