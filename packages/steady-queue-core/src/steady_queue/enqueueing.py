@@ -19,8 +19,8 @@ def insert_jobs(jobs, now):
     sql = dialect(using)
     # Unique tasks take the ORM path too: the fast paths do not write the jobs' unique_key.
     if sql.inserts_jobs_in_sql and not any(job.concurrency_key or job.unique_key for job in jobs):
-        with sql.enqueue_transaction():
-            sql.insert_jobs(jobs, now)
+        with sql.enqueue_transaction() as cursor:
+            sql.insert_jobs(jobs, now, cursor)
         return jobs
     # No savepoint: the inserts either all succeed or the caller's transaction is doomed anyway,
     # and a savepoint would cost two more round trips on every enqueue.

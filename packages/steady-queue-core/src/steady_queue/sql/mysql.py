@@ -148,7 +148,7 @@ class MySQL(Dialect):
             [*(value for row in rows for value in row), worker_name, *ids],
         )
 
-    def insert_jobs(self, jobs, now):
+    def insert_jobs(self, jobs, now, cursor=None):
         """Insert jobs of one task call-site and their state rows; call inside a transaction.
 
         Two statements where INSERT ... RETURNING exists (MariaDB 10.5+); MySQL, which cannot say
@@ -161,7 +161,7 @@ class MySQL(Dialect):
         row_marks = "(" + ", ".join(["%s"] * (len(INSERTED_JOB_COLUMNS) - 2)) + ", '[]', '[]')"
         rows = [self.job_row(job, created, scheduled) for job in jobs]
         insert = f"INSERT INTO {j} ({j.columns(INSERTED_JOB_COLUMNS)}) VALUES "
-        with self.connection.cursor() as cursor:
+        with self.cursor_or_own(cursor) as cursor:
             if self.connection.features.can_return_rows_from_bulk_insert:
                 cursor.execute(
                     insert + ", ".join([row_marks] * len(rows)) + f" RETURNING {j.id}",

@@ -198,10 +198,11 @@ class PostgreSQL(Dialect):
     def mark_started(self, process_id, job_ids, now):
         return self.finish_and_start(process_id, None, [], job_ids, now, True)[1]
 
-    def insert_jobs(self, jobs, now):
+    def insert_jobs(self, jobs, now, cursor=None):
         """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
 
-        One statement whatever the number of jobs; sets each job's id.
+        One statement whatever the number of jobs, in a transaction of its own (``cursor`` is always
+        None: see enqueue_transaction); sets each job's id.
         """
         from psycopg.types.json import Jsonb
 

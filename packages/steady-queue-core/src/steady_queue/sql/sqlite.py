@@ -297,7 +297,7 @@ class SQLite(Dialect):
             ],
         )
 
-    def insert_jobs(self, jobs, now):
+    def insert_jobs(self, jobs, now, cursor=None):
         """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
 
         Two statements per 500 jobs; call inside a transaction. Sets each job's id.
@@ -306,7 +306,7 @@ class SQLite(Dialect):
         due = first.scheduled_at is None or first.scheduled_at <= now
         created = self.adapt_datetime(now)
         scheduled = None if first.scheduled_at is None else self.adapt_datetime(first.scheduled_at)
-        with self.statement_cursor() as cursor:
+        with self.cursor_or_own(cursor) as cursor:
             for start in range(0, len(jobs), INSERT_CHUNK):
                 chunk = jobs[start : start + INSERT_CHUNK]
                 params = [value for job in chunk for value in self.job_row(job, created, scheduled)]
