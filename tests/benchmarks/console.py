@@ -113,8 +113,8 @@ def generate(total):
                      ELSE now() - random() * interval '50 min' END AS ended) e,
             LATERAL (SELECT e.ended - random() * interval '2 s' AS created) t0,
             LATERAL (SELECT t0.created AS created, e.ended AS ended) t""",
-        f"""INSERT INTO steady_queue_failed_execution (job_id, created_at)
-            SELECT id, finished_at FROM steady_queue_job
+        f"""INSERT INTO steady_queue_failed_execution (job_id, queue_name, task_path, created_at)
+            SELECT id, queue_name, task_path, finished_at FROM steady_queue_job
             WHERE id BETWEEN {bounds['failed'][0]} AND {bounds['failed'][1]}""",
         f"""INSERT INTO steady_queue_claimed_execution (job_id, process_id, created_at)
             SELECT id, 2 + id % 10, now() - interval '10 s'

@@ -33,6 +33,26 @@ def test_counts_that_read_the_jobs_table_stop_at_the_cap(run_tasks):
     assert stats.count_rows(STATUSES["finished"], cap=5) == stats.Tally(5, capped=False)
 
 
+def test_failed_counts_filtered_by_task_or_queue_are_exact_and_read_the_failed_table_alone(run_tasks):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from steady_queue.db import queue_database
+    from steady_queue.models import FailedExecution
+
+    tasks.fail.enqueue_many([("x",)] * 4)
+    tasks.add.enqueue(1, 1)
+    run_tasks()
+    failed = FailedExecution.objects.get(job_id=Job.objects.filter(task_path="tests.testapp.tasks.fail").first().pk)
+    assert (failed.task_path, failed.queue_name) == ("tests.testapp.tasks.fail", "default")
+    with CaptureQueriesContext(connections[queue_database()]) as queries:
+        by_task = stats.count_rows(STATUSES["failed"], task_path="tests.testapp.tasks.fail", cap=2)
+        by_queue = stats.count_rows(STATUSES["failed"], queue_name="default", cap=2)
+        by_other_task = stats.count_rows(STATUSES["failed"], task_path="tests.testapp.tasks.add")
+    assert (by_task, by_queue, by_other_task) == (stats.Tally(4), stats.Tally(4), stats.Tally(0))
+    assert all(Job._meta.db_table not in query["sql"] for query in queries.captured_queries)
+
+
 def test_the_last_hour_counts_tasks_per_minute_and_each_queues_longest_wait(run_tasks):
     tasks.add.enqueue(1, 1)
     tasks.fail.enqueue("x")

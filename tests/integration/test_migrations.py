@@ -45,3 +45,40 @@ def test_the_claim_reads_the_ready_index_in_order_without_sorting():
             picked = plan.split("CTE picked", 1)[1].split("CTE moved", 1)[0]
             assert f"Index Scan using {index}" in picked, plan
             assert "Sort" not in picked, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_rows_written_before_0011_get_their_queue_and_task_from_the_job():
+    """The console filters failed tasks on the failed table's own copy: older rows must have it too."""
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    from steady_queue.console.statuses import STATUSES
+    from steady_queue.models import FailedExecution, Job
+    from tests.databases import queue_connection as connection
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("steady_queue", "0010_claimed_process_index")])
+    try:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            for task_path, queue in (("shop.tasks.charge", "payments"), ("shop.tasks.mail", "default")):
+                cursor.execute(
+                    f"INSERT INTO {Job._meta.db_table} (token, task_path, queue_name, priority, backend, arguments,"
+                    " created_at, finished_at, worker_ids, errors, max_attempts, retry_lost)"
+                    " VALUES (1, %s, %s, 0, 'default', '{}', %s, %s, '[]', '[]', 1, %s)",
+                    [task_path, queue, now, now, False],
+                )
+            cursor.execute(
+                f"INSERT INTO {FailedExecution._meta.db_table} (job_id, created_at)"
+                f" SELECT id, created_at FROM {Job._meta.db_table}",
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes("steady_queue"))
+    rows = FailedExecution.objects.order_by("job_id").values_list("queue_name", "task_path")
+    assert list(rows) == [("payments", "shop.tasks.charge"), ("default", "shop.tasks.mail")]
+    failed = STATUSES["failed"]
+    assert [row.job.task_path for row in failed.rows(queue_name="payments")] == ["shop.tasks.charge"]
+    assert [row.job.queue_name for row in failed.rows(task_path="shop.tasks.mail")] == ["default"]

@@ -46,7 +46,8 @@ def count_rows(status, task_path=None, queue_name=None, cap=COUNT_CAP):
     rows = status.rows(task_path, queue_name).order_by()
     # A state table alone, without the jobs table: counted exactly.
     own_queue_column = not queue_name or status.queue_lookup == "queue_name"
-    narrow = not isinstance(status, JobStatus) and not task_path and own_queue_column
+    own_task_column = not task_path or status.task_lookup == "task_path"
+    narrow = not isinstance(status, JobStatus) and own_task_column and own_queue_column
     if narrow:
         return Tally(rows.count())
     # Counting stops after cap + 1 rows: enough to say "more than the cap", never a scan of the table.

@@ -30,7 +30,7 @@ class Status:
     model: type
     # Failures and finished tasks: the latest first. Waiting and running tasks: the oldest first.
     newest_first: bool
-    # Where the queue name sits: the waiting tables copy it from the job.
+    # Where the queue name and task path sit: the waiting and failed tables copy them from the job.
     queue_lookup: str = "job__queue_name"
     task_lookup: str = "job__task_path"
     related: tuple = ("job",)
@@ -84,7 +84,9 @@ class JobStatus(Status):
 STATUSES = {
     status.slug: status
     for status in [
-        Status("failed", "Failed", FailedExecution, newest_first=True),
+        Status(
+            "failed", "Failed", FailedExecution, newest_first=True, queue_lookup="queue_name", task_lookup="task_path"
+        ),
         Status("in-progress", "In progress", ClaimedExecution, newest_first=False, related=("job", "process")),
         Status("blocked", "Blocked", BlockedExecution, newest_first=False, queue_lookup="queue_name"),
         Status("scheduled", "Scheduled", ScheduledExecution, newest_first=False, queue_lookup="queue_name"),

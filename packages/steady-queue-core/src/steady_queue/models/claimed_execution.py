@@ -154,7 +154,7 @@ def fail(job, process_id, worker_name, started_at, error, *, retry_at=None):
             return False
         _release_slot(job, now)
         if _record_failed_attempt(job, worker_name, started_at, error, now, retry_at):
-            FailedExecution.objects.create(job_id=job.pk, created_at=now)
+            FailedExecution.of(job, now).save(force_insert=True)
     return True
 
 
@@ -276,6 +276,6 @@ def recover_claims(claims, error, *, release_slots):
                 # The task may have run, or part of it: the task asked for at-least-once here.
                 retry_at = now + timedelta(seconds=default_backoff(attempts))
             if _record_failed_attempt(job, worker, claim.started_at, record, now, retry_at):
-                failed.append(FailedExecution(job_id=job.pk, created_at=now))
+                failed.append(FailedExecution.of(job, now))
         FailedExecution.objects.bulk_create(failed)
     return Recovered(released=[c.job_id for c in unstarted], failed=[c.job_id for c in started])

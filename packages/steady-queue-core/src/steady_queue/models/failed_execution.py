@@ -1,3 +1,4 @@
+from django.db import models
 from django.utils import timezone
 
 from steady_queue.db import lock, retry_on_lock, write_transaction
@@ -11,6 +12,16 @@ class FailedExecution(Execution):
 
     The error itself is kept in the job's ``errors`` history, so a retried job keeps every error.
     """
+
+    # Copied from the job, as the waiting tables copy the queue: the console lists and counts failed
+    # tasks by queue or task from this narrow table, without reading the jobs around them.
+    queue_name = models.CharField(max_length=100)
+    task_path = models.CharField(max_length=255)
+
+    @classmethod
+    def of(cls, job, now):
+        """The (unsaved) failed row of ``job``."""
+        return cls(job_id=job.pk, queue_name=job.queue_name, task_path=job.task_path, created_at=now)
 
     class Meta:
         db_table = "steady_queue_failed_execution"
