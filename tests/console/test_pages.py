@@ -83,6 +83,30 @@ def test_pages_follow_each_other_by_job_id(admin_client, settings):
     assert second.context["next_url"] is None
 
 
+def test_finished_pages_follow_each_other_by_finish_time_then_id(admin_client, run_tasks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    tasks.add.enqueue_many([(i, i) for i in range(60)])
+    run_tasks()
+    began = timezone.now() - timedelta(hours=1)
+    ids = list(Job.objects.order_by("pk").values_list("pk", flat=True))
+    # Three jobs end in each second, the later ids the earlier: neither order alone is the list's, and
+    # the first page ends inside a second, so the next one must start within it.
+    for n, pk in enumerate(reversed(ids)):
+        Job.objects.filter(pk=pk).update(finished_at=began + timedelta(seconds=n // 3, microseconds=7))
+    first = admin_client.get(page_url("jobs", ["finished"]))
+    second = admin_client.get(first.context["next_url"])
+    assert len(first.context["jobs"]) == 50 and second.context["next_url"] is None
+    seen = [(job.finished_at, job.pk) for job in first.context["jobs"] + second.context["jobs"]]
+    assert seen == sorted(Job.objects.values_list("finished_at", "pk"), reverse=True)
+    # A key that is none (edited by hand, or a job id from before the upgrade): the first page.
+    for key in ("nonsense", "123", "12-x"):
+        again = admin_client.get(page_url("jobs", ["finished"]), {"after": key})
+        assert [job.pk for job in again.context["jobs"]] == [job.pk for job in first.context["jobs"]]
+
+
 def test_times_are_shown_to_the_second_with_the_iso_time_on_hover(admin_client):
     result = tasks.add.enqueue(1, 2)
     job = Job.objects.get(pk=job_pk(result.id))

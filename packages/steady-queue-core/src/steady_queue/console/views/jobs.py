@@ -25,7 +25,7 @@ def list_url(slug, filters, *, view="jobs", args=(), **extra):
 
 
 class JobsPage(ConsolePage):
-    """The tasks in one state, filtered by task and queue, a page at a time (keyset on the job id)."""
+    """The tasks in one state, filtered by task and queue, a page at a time (keyset: Status.after())."""
 
     template_name = "steady_queue/console/jobs.html"
     section = "jobs"
@@ -37,8 +37,9 @@ class JobsPage(ConsolePage):
         filters = filters_from(self.request.GET)
         rows = status.rows(filters["task"], filters["queue"])
         after = self.request.GET.get("after", "")
-        if after.isdigit():
-            rows = rows.filter(pk__lt=int(after)) if status.newest_first else rows.filter(pk__gt=int(after))
+        following = status.after(rows, after) if after else None
+        # No key, or one that is not one (edited by hand, or from before an upgrade): the first page.
+        rows = rows if following is None else following
         # One row more than a page says whether there is a next page, without counting.
         page = list(rows[: PAGE_SIZE + 1])
         jobs = [status.job(row) for row in page[:PAGE_SIZE]]
@@ -50,7 +51,7 @@ class JobsPage(ConsolePage):
             jobs=jobs,
             filters=filters,
             tabs=[(other, counts[other.slug], list_url(other.slug, filters)) for other in STATUSES.values()],
-            next_url=list_url(slug, filters, after=jobs[-1].pk) if len(page) > PAGE_SIZE else None,
+            next_url=list_url(slug, filters, after=status.page_key(page[-2])) if len(page) > PAGE_SIZE else None,
             first_url=list_url(slug, filters) if after else None,
             here=self.request.get_full_path(),
             queue_names=sorted(allowed_queue_names() or []),
