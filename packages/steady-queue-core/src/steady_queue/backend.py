@@ -10,6 +10,7 @@ from steady_queue.attempts import check_options
 from steady_queue.conf import get_config
 from steady_queue.enqueueing import insert_jobs
 from steady_queue.models import Job
+from steady_queue.models.job import new_job
 from steady_queue.results import build_result, fetch_result
 from steady_queue.task import Call, SteadyQueueTask
 from steady_queue.uniqueness import insert_unique_jobs
@@ -82,7 +83,7 @@ class SteadyQueueBackend(BaseTaskBackend):
             call = Call.coerce(call)
             args, kwargs = arguments.serialize(call.args, call.kwargs)
             jobs.append(
-                Job(
+                new_job(
                     task_path=task.module_path,
                     queue_name=task.queue_name,
                     priority=task.priority,

@@ -1,3 +1,4 @@
+import functools
 import secrets
 
 from django.db import connections, models
@@ -71,6 +72,25 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.task_path} #{self.pk}"
+
+
+def new_job(**values):
+    """``Job(**values)`` (attribute names), built as Django builds a model it reads: positionally.
+
+    Enqueueing builds a Job per task, and Django's keyword construction looks every field up in the
+    keywords and asks for its default one by one: a third of a bulk enqueue's Python, half of it
+    spent there. The positional construction sets the same values (defaults included, fresh for
+    each job) and sends the same pre_init and post_init signals.
+    """
+    args = [values.pop(name) if name in values else default() for name, default in _fields_and_defaults()]
+    if values:
+        raise TypeError(f"Job has no field(s) {', '.join(sorted(values))}")
+    return Job(*args)
+
+
+@functools.cache
+def _fields_and_defaults():
+    return [(field.attname, field.get_default) for field in Job._meta.concrete_fields]
 
 
 def jobs_from_rows(using, attnames, rows):
