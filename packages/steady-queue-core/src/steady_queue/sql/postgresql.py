@@ -201,8 +201,8 @@ class PostgreSQL(Dialect):
     def insert_jobs(self, jobs, now, cursor=None):
         """Insert jobs of one task call-site (they share all but their arguments) and their state rows.
 
-        One statement whatever the number of jobs, in a transaction of its own (``cursor`` is always
-        None: see enqueue_transaction); sets each job's id.
+        One statement whatever the number of jobs, so no transaction to begin (``cursor`` is always
+        None here: see enqueue_transaction); sets each job's id.
         """
         from psycopg.types.json import Jsonb
 
