@@ -64,7 +64,13 @@ class Finisher:
         self._starts = []
         self._busy = False
         self._stopping = False
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        # Flushes and a leader lingering for more start markers wait on _changed; the finisher's own
+        # thread waits on _has_work, woken only when a round is left to it: waking it after every
+        # round (to find nothing to do) cost a thread switch per round, a sixth of a one-thread
+        # worker's CPU.
+        self._changed = threading.Condition(lock)
+        self._has_work = threading.Condition(lock)
         # Threads running a task: each will soon hand over its outcome and ask for its next start.
         self._running = 0
         self._mean_run = LINGER_MAX  # seconds
@@ -109,6 +115,9 @@ class Finisher:
                 batch, starts = self._begin_round()
             else:
                 self._changed.notify_all()
+                # Woken now even while a round is under way: it is then ready to lead the next
+                # one as soon as that round ends (woken only then, 32 threads drained 2-10% slower in 4 pairs).
+                self._has_work.notify()
         if lead:
             self._round(batch, starts)
 
@@ -121,10 +130,15 @@ class Finisher:
         self._running -= 1
         self._mean_run += RUN_WEIGHT * (time.monotonic() - began - self._mean_run)
 
+    def _wake_finisher(self):
+        """Wake the finisher's thread if a round is left to it (the condition held)."""
+        if not self._busy and (self._pending or self._starts or self._stopping):
+            self._has_work.notify()
+
     def flush(self, timeout=None):
         """Wait until everything submitted so far is recorded; True if it was in time."""
         with self._changed:
-            self._changed.notify_all()
+            self._wake_finisher()
             return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def stop(self, timeout=None):
@@ -132,6 +146,7 @@ class Finisher:
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
+            self._wake_finisher()
         self._thread.join(timeout)
         return recorded
 
@@ -170,14 +185,15 @@ class Finisher:
                 self._running += sum(1 for request in starts if request.started)
                 self._busy = False
                 self._changed.notify_all()
+                self._wake_finisher()
             for request in starts:
                 request.recorded.release()
 
     def _run(self):
         """The finisher's thread: the rounds no pool thread leads."""
         while True:
-            with self._changed:
-                self._changed.wait_for(lambda: not self._busy and (self._pending or self._starts or self._stopping))
+            with self._has_work:
+                self._has_work.wait_for(lambda: not self._busy and (self._pending or self._starts or self._stopping))
                 if not self._pending and not self._starts:
                     break
                 batch, starts = self._begin_round()
