@@ -1,11 +1,12 @@
-"""new_job(): the positional construction enqueueing uses is Job(**values), signals and defaults included."""
+"""new_job() and jobs_from_rows(): the fast constructions enqueueing and claiming use build what Django builds."""
 
 import pytest
+from django.db import connection
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from steady_queue.models import Job
-from steady_queue.models.job import new_job
+from steady_queue.models.job import jobs_from_rows, new_job
 
 
 def values():
@@ -51,3 +52,51 @@ def test_the_init_signals_are_sent():
         pre_init.disconnect(receiver, sender=Job)
         post_init.disconnect(receiver, sender=Job)
     assert seen == [None, job]
+
+
+def claimed_rows():
+    """Jobs in the database and their rows as a claim reads them (every column, in field order)."""
+    for n in range(3):
+        new_job(**values(), concurrency_key=f"k{n}" if n else None).save()
+    fields = Job._meta.concrete_fields
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(Job._meta.db_table)} "
+            f"ORDER BY {quote(Job._meta.pk.column)}"
+        )
+        return [field.attname for field in fields], cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_claimed_jobs_are_what_the_orm_reads():
+    attnames, rows = claimed_rows()
+    built = jobs_from_rows("default", attnames, rows)
+    read = list(Job.objects.order_by("pk"))
+    for job, reference in zip(built, read, strict=True):
+        assert type(job) is Job
+        assert {k: v for k, v in vars(job).items() if k != "_state"} == {
+            k: v for k, v in vars(reference).items() if k != "_state"
+        }
+        assert not job._state.adding and job._state.db == "default"
+    # Saved like any job the ORM read: an UPDATE of the row, not a second one.
+    built[0].priority = 9
+    built[0].save(update_fields=["priority"])
+    assert Job.objects.get(pk=built[0].pk).priority == 9
+    assert Job.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_claimed_jobs_go_through_init_when_its_signals_have_receivers():
+    attnames, rows = claimed_rows()
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Job)
+    try:
+        built = jobs_from_rows("default", attnames, rows)
+    finally:
+        post_init.disconnect(receiver, sender=Job)
+    assert seen == built
