@@ -130,9 +130,13 @@ class Finisher:
         self._running -= 1
         self._mean_run += RUN_WEIGHT * (time.monotonic() - began - self._mean_run)
 
+    def _left_to_finisher(self):
+        """Whether the finisher's thread has a round to record, or is to stop (the condition held)."""
+        return not self._busy and (self._pending or self._starts or self._stopping)
+
     def _wake_finisher(self):
         """Wake the finisher's thread if a round is left to it (the condition held)."""
-        if not self._busy and (self._pending or self._starts or self._stopping):
+        if self._left_to_finisher():
             self._has_work.notify()
 
     def flush(self, timeout=None):
@@ -193,7 +197,7 @@ class Finisher:
         """The finisher's thread: the rounds no pool thread leads."""
         while True:
             with self._has_work:
-                self._has_work.wait_for(lambda: not self._busy and (self._pending or self._starts or self._stopping))
+                self._has_work.wait_for(self._left_to_finisher)
                 if not self._pending and not self._starts:
                     break
                 batch, starts = self._begin_round()
