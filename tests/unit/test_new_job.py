@@ -6,7 +6,7 @@ from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from steady_queue.models import Job
-from steady_queue.models.job import jobs_from_rows, new_job
+from steady_queue.models.job import jobs_from_rows, new_job, new_result_tokens
 
 
 def values():
@@ -24,6 +24,15 @@ def test_it_sets_what_keyword_construction_sets():
             assert getattr(built, field.attname) == getattr(reference, field.attname), field.attname
     assert built.token and built.token != reference.token
     assert built._state.adding and built._state.db is None and built.pk is None
+
+
+def test_tokens_read_at_once_are_distinct_positive_63_bit_numbers():
+    tokens = new_result_tokens(2000)
+    assert len(tokens) == len(set(tokens)) == 2000
+    assert all(0 < token < 2**63 for token in tokens)
+    # Every bit is random: some tokens use the 63rd (a shift or slice too many would lose it).
+    assert max(tokens) >= 2**62
+    assert new_result_tokens(0) == []
 
 
 def test_mutable_defaults_are_fresh_for_each_job():

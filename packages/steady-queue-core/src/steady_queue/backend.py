@@ -10,7 +10,7 @@ from steady_queue.attempts import check_options
 from steady_queue.conf import get_config
 from steady_queue.enqueueing import insert_jobs
 from steady_queue.models import Job
-from steady_queue.models.job import new_job
+from steady_queue.models.job import new_job, new_result_tokens
 from steady_queue.results import build_result, fetch_result
 from steady_queue.task import Call, SteadyQueueTask
 from steady_queue.uniqueness import insert_unique_jobs
@@ -78,8 +78,9 @@ class SteadyQueueBackend(BaseTaskBackend):
         retry_lost = getattr(task, "retry_lost", False)
         uniqueness = getattr(task, "uniqueness", None)
         # Every argument and key is worked out before the first row is written: bad input writes nothing.
+        calls = list(calls)
         jobs = []
-        for call in calls:
+        for call, token in zip(calls, new_result_tokens(len(calls)), strict=True):
             call = Call.coerce(call)
             args, kwargs = arguments.serialize(call.args, call.kwargs)
             jobs.append(
@@ -97,6 +98,7 @@ class SteadyQueueBackend(BaseTaskBackend):
                     max_attempts=max_attempts,
                     retry_lost=retry_lost,
                     unique_key=uniqueness.key_for(task, call.args, call.kwargs) if uniqueness else None,
+                    token=token,
                 )
             )
         if not jobs:

@@ -9,7 +9,16 @@ from django.utils import timezone
 
 def new_result_token():
     """A random, never zero, 63-bit number that makes a job's result id unique for ever (see Job.token)."""
-    return secrets.randbits(63) or 1
+    return new_result_tokens(1)[0]
+
+
+def new_result_tokens(count):
+    """``count`` new_result_token()s from one read of the system's randomness.
+
+    A read per token (secrets.randbits) was an eighth of a bulk enqueue's time.
+    """
+    data = secrets.token_bytes(8 * count)
+    return [(int.from_bytes(data[at : at + 8]) >> 1) or 1 for at in range(0, 8 * count, 8)]
 
 
 class Job(models.Model):
