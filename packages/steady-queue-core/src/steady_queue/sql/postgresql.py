@@ -105,14 +105,18 @@ class PostgreSQL(Dialect):
                 LIMIT %s
                 FOR UPDATE SKIP LOCKED
             ), moved AS (
-                DELETE FROM {r} USING picked WHERE {r}.{r.job_id} = picked.picked_id
+                -- The ids as an array, here and below: the planner then looks each row up by its
+                -- primary key. Joined to a CTE instead, it hashed whole tables while they were small
+                -- enough (tens of thousands of jobs): 3.7 ms for a claim of 100 that takes 1.3.
+                DELETE FROM {r} WHERE {r}.{r.job_id} = ANY(ARRAY(SELECT picked_id FROM picked))
                 RETURNING {r}.{r.job_id} AS moved_id
             ), claimed AS (
                 INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at})
                 SELECT moved_id, %s, statement_timestamp() FROM moved
                 RETURNING {c.job_id} AS claimed_id
             )
-            SELECT {j.columns(columns, qualified=True)} FROM {j} JOIN claimed ON claimed.claimed_id = {j}.{j.id}
+            SELECT {j.columns(columns, qualified=True)} FROM {j}
+            WHERE {j}.{j.id} = ANY(ARRAY(SELECT claimed_id FROM claimed))
             ORDER BY {j}.{j.priority} DESC, {j}.{j.id}
         """
 
