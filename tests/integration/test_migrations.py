@@ -22,9 +22,8 @@ def test_claim_indexes_sort_priority_descending():
     assert constraints["sq_ready_poll_queue"]["orders"] == ["ASC", "DESC", "ASC"]
 
 
-@pytest.mark.django_db
-def test_the_claim_reads_the_ready_index_in_order_without_sorting():
-    """EXPLAIN on PostgreSQL: the claim walks sq_ready_poll_all under its LIMIT, no Sort node below it."""
+def claim_plans(waiting, limit, patterns, columns=("id",)):
+    """EXPLAIN of the claim of each queue pattern on PostgreSQL, with ``waiting`` tasks ready and analyzed."""
     from tests.databases import queue_connection as connection
 
     if connection.vendor != "postgresql":
@@ -33,40 +32,35 @@ def test_the_claim_reads_the_ready_index_in_order_without_sorting():
     from tests.testapp import tasks
 
     sql = dialect()
-
-    tasks.add.enqueue_many([(i, i) for i in range(2000)])
+    tasks.add.enqueue_many([(i, i) for i in range(waiting)])
+    plans = {}
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE steady_queue_ready_execution")
-        # For one queue either index serves (the planner picks by the statistics): both are ordered.
-        for pattern, index in (("*", "sq_ready_poll_all"), ("default", "sq_ready_poll_")):
+        cursor.execute("ANALYZE steady_queue_job")
+        for pattern in patterns:
             condition, params = sql.queue_condition(pattern)
-            cursor.execute("EXPLAIN " + sql.claim_sql(condition, ["id"]), [*params, [], 10, 1])
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-            picked = plan.split("CTE picked", 1)[1].split("CTE moved", 1)[0]
-            assert f"Index Scan using {index}" in picked, plan
-            assert "Sort" not in picked, plan
+            cursor.execute("EXPLAIN " + sql.claim_sql(condition, list(columns)), [*params, [], limit, 1])
+            plans[pattern] = "\n".join(row[0] for row in cursor.fetchall())
+    return plans
+
+
+@pytest.mark.django_db
+def test_the_claim_reads_the_ready_index_in_order_without_sorting():
+    """EXPLAIN on PostgreSQL: the claim walks sq_ready_poll_all under its LIMIT, no Sort node below it."""
+    plans = claim_plans(2000, 10, ["*", "default"])
+    # For one queue either index serves (the planner picks by the statistics): both are ordered.
+    for pattern, index in (("*", "sq_ready_poll_all"), ("default", "sq_ready_poll_")):
+        plan = plans[pattern]
+        picked = plan.split("CTE picked", 1)[1].split("CTE moved", 1)[0]
+        assert f"Index Scan using {index}" in picked, plan
+        assert "Sort" not in picked, plan
 
 
 @pytest.mark.django_db
 def test_the_claim_finds_the_rows_it_moves_and_reads_by_primary_key():
     """EXPLAIN on PostgreSQL: no table read whole. Joined to its CTEs, the claim hashed the ready
     and job tables while they were small (thousands of rows): three times the time of a claim."""
-    from tests.databases import queue_connection as connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("EXPLAIN plans are PostgreSQL's")
-    from steady_queue.models.tables import dialect
-    from tests.testapp import tasks
-
-    sql = dialect()
-
-    tasks.add.enqueue_many([(i, i) for i in range(5000)])
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE steady_queue_ready_execution")
-        cursor.execute("ANALYZE steady_queue_job")
-        condition, params = sql.queue_condition("*")
-        cursor.execute("EXPLAIN " + sql.claim_sql(condition, ["id", "arguments"]), [*params, [], 100, 1])
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = claim_plans(5000, 100, ["*"], columns=["id", "arguments"])["*"]
     assert "Seq Scan" not in plan, plan
     assert "Hash" not in plan, plan
     assert "Index Scan using steady_queue_ready_execution_pkey" in plan, plan
