@@ -102,3 +102,57 @@ def test_failed_rows_written_before_0011_get_their_queue_and_task_from_the_job()
     failed = STATUSES["failed"]
     assert [row.job.task_path for row in failed.rows(queue_name="payments")] == ["shop.tasks.charge"]
     assert [row.job.queue_name for row in failed.rows(task_path="shop.tasks.mail")] == ["default"]
+
+
+@pytest.mark.django_db
+def test_a_round_finds_its_claims_by_primary_key_in_the_prepared_plan():
+    """EXPLAIN of the generic plan PostgreSQL keeps for the prepared round: the claims by primary key.
+
+    By the process's index instead, a round read every entry its process had left since the last
+    vacuum to find its few rows.
+    """
+    import re
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from steady_queue.models import ClaimedExecution, Job, Process
+    from steady_queue.models.claimed_execution import Success
+    from steady_queue.models.tables import dialect
+    from tests.databases import queue_connection as connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are PostgreSQL's")
+    from tests.testapp import tasks
+
+    tasks.add.enqueue_many([(i, i) for i in range(2000)])
+    processes = [Process.objects.create(kind="worker", name=f"w{i}", pid=i, hostname="host") for i in range(200)]
+    jobs = list(Job.objects.order_by("id"))
+    ClaimedExecution.objects.bulk_create(
+        ClaimedExecution(job=job, process=processes[i % len(processes)]) for i, job in enumerate(jobs)
+    )
+    mine = processes[0]
+    claims = [job for i, job in enumerate(jobs) if i % len(processes) == 0]
+    now = timezone.now()
+    outcomes = [Success(job, now - timedelta(seconds=1), now, None) for job in claims[:4]]
+    captured = []
+
+    def capture(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        dialect().finish_and_start(mine.pk, "w0", outcomes, [job.pk for job in claims[4:8]], now, True)
+    sql, params = captured[-1]
+    numbered = iter(range(1, len(params) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE steady_queue_claimed_execution")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("PREPARE round AS " + re.sub(r"%s", lambda _: f"${next(numbered)}", sql))
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE round({', '.join(['%s'] * len(params))})", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE round")
+    assert "sq_claimed_process" not in plan, plan
+    assert "steady_queue_claimed_execution_pkey" in plan, plan
