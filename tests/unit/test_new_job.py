@@ -67,6 +67,10 @@ def claimed_rows():
     """Jobs in the database and their rows as a claim reads them (every column, in field order)."""
     for n in range(3):
         new_job(**values(), concurrency_key=f"k{n}" if n else None).save()
+    # One retried job: its JSON columns hold more than the empty lists and null of a first attempt.
+    Job.objects.filter(pk=Job.objects.order_by("pk").last().pk).update(
+        worker_ids=["w-1"], errors=[{"exception_class_path": "x.Y", "traceback": "..."}], return_value={"a": [1]}
+    )
     fields = Job._meta.concrete_fields
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -88,6 +92,8 @@ def test_claimed_jobs_are_what_the_orm_reads():
             k: v for k, v in vars(reference).items() if k != "_state"
         }
         assert not job._state.adding and job._state.db == "default"
+    # Each job's lists are its own: a worker appends to them.
+    assert built[0].worker_ids == built[1].worker_ids == [] and built[0].worker_ids is not built[1].worker_ids
     # Saved like any job the ORM read: an UPDATE of the row, not a second one.
     built[0].priority = 9
     built[0].save(update_fields=["priority"])

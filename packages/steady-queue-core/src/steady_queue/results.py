@@ -82,6 +82,16 @@ def restore_task(job):
         problem = None if hasattr(original, "func") else "it is not a task"
     except Exception as error:  # a module may fail to import with any exception
         original, problem = None, f"{type(error).__name__}: {error}"
+    # Most rows name a task at its own queue and priority, to run now: Tasks are immutable, so one
+    # serves them all (building it was a quarter of a worker's Python per no-op task). Kept with
+    # the object it was built from, so a task redefined under the same path is built anew.
+    key = None
+    if problem is None and job.scheduled_at is None:
+        key = (job.task_path, job.priority, job.backend, job.queue_name)
+    if key is not None:
+        cached = _restored.get(key)
+        if cached is not None and cached[0] is original:
+            return cached[1]
     func = original.func if problem is None else _missing_task_function(job.task_path, problem)
     if problem is not None:
         original = None
@@ -97,7 +107,17 @@ def restore_task(job):
     }
     for name in type(task).__dataclass_fields__:
         object.__setattr__(task, name, values.get(name, getattr(original, name, None)))
+    if key is not None:
+        if len(_restored) >= RESTORED_MAX:
+            _restored.clear()
+        _restored[key] = (original, task)
     return task
+
+
+# restore_task()'s Tasks by (path, priority, backend, queue): a handful for most projects; emptied
+# when full rather than tracked, so a project with many combinations only builds some again.
+RESTORED_MAX = 1024
+_restored = {}
 
 
 def _missing_task_function(path, problem):

@@ -166,6 +166,8 @@ class Attempt:
 
     @staticmethod
     def _as_json(value, task_path):
+        if value is None:
+            return None  # what most tasks return: nothing to check
         try:
             value = normalize_json(value)
             text = json.dumps(value, allow_nan=False)
