@@ -83,8 +83,8 @@ def restore_task(job):
     except Exception as error:  # a module may fail to import with any exception
         original, problem = None, f"{type(error).__name__}: {error}"
     # Most rows name a task at its own queue and priority, to run now: Tasks are immutable, so one
-    # serves them all (building it was a quarter of a worker's Python per no-op task). Kept with
-    # the object it was built from, so a task redefined under the same path is built anew.
+    # serves them all (building it took 7.7 of the 29.5 µs a worker spent running a no-op task).
+    # Kept with the object it was built from, so a task redefined under the same path is built anew.
     key = None
     if problem is None and job.scheduled_at is None:
         key = (job.task_path, job.priority, job.backend, job.queue_name)
