@@ -88,7 +88,6 @@ def restore_task(job):
     key = None
     if problem is None and job.scheduled_at is None:
         key = (job.task_path, job.priority, job.backend, job.queue_name)
-    if key is not None:
         cached = _restored.get(key)
         if cached is not None and cached[0] is original:
             return cached[1]

@@ -139,7 +139,7 @@ _EMPTY_JSON = {"[]": list, "{}": dict}
 
 def _json_value(value, expression, connection):
     """JSONField.from_db_value for a whole column of our own (no key transform, no decoder class)."""
-    if value is None or not isinstance(value, str):
+    if not isinstance(value, str):  # None, or already decoded by the driver
         return value
     empty = _EMPTY_JSON.get(value)
     if empty is not None:
