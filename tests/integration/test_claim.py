@@ -8,6 +8,7 @@ from steady_queue.models.job import job_pk
 from steady_queue.models.process import register
 from steady_queue.models.ready_execution import claim as claim_fast
 from steady_queue.models.ready_execution import claim_portable
+from tests.databases import queue_connection
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +80,44 @@ def test_prefix_wildcards_match_queue_name_prefixes(process, claim):
     enqueue("d", queue="default")
     assert labels(claim(["mail*"], 10, process.pk)) == ["b", "a"]
     assert labels(claim(["e*", "*"], 10, process.pk)) == ["c", "d"]
+
+
+def test_a_prefix_serves_its_queues_together_by_priority_then_age(process, claim):
+    # Names a collation may sort between the prefix's own ("mail-b" between "maila" and "mailc"
+    # in most), and some that only look alike: PostgreSQL finds a prefix's queues in the "C"
+    # collation, and the match stays exact and case-sensitive (but where the database compares
+    # text blind to case: MariaDB's default collations).
+    rows = [
+        ("m1", "mail", 0), ("x1", "Mail", 9), ("m2", "maila", 5), ("x2", "mai", 9), ("m3", "mail-b", 0),
+        ("m4", "mailé", 5), ("x3", "email", 9), ("m5", "mailbox", 0), ("m6", "mail", 5), ("x4", "maim", 9),
+    ]
+    if queue_connection.vendor == "mysql":
+        rows.remove(("x1", "Mail", 9))
+    for label, queue, priority in rows:
+        enqueue(label, queue=queue, priority=priority)
+    assert labels(claim(["mail*"], 4, process.pk)) == ["m2", "m4", "m6", "m1"]
+    assert labels(claim(["mail*"], 10, process.pk)) == ["m3", "m5"]
+    left = sorted(ReadyExecution.objects.values_list("queue_name", flat=True))
+    assert left == sorted(queue for label, queue, _ in rows if label.startswith("x"))
+
+
+def test_claims_of_a_prefix_over_more_queues_than_the_limit_take_its_rows_in_order(process, claim):
+    # Twelve queues of three rows each, enqueued round-robin, and a few urgent rows in the last
+    # queues: claims of five, then of fifty, take exactly the order of one claim over them all.
+    expected = []
+    for round_ in range(3):
+        for queue in range(12):
+            urgent = queue >= 9 and round_ == 2
+            label = f"q{queue:02}-{round_}"
+            enqueue(label, queue=f"q{queue:02}", priority=3 if urgent else 0)
+            expected.append((-3 if urgent else 0, label))
+    enqueue("other", queue="r00", priority=9)
+    order = [label for _, label in sorted(expected, key=lambda item: item[0])]  # stable: age within a priority
+    taken = []
+    for _ in range(4):
+        taken += labels(claim(["q*"], 5, process.pk))
+    taken += labels(claim(["q*"], 50, process.pk))
+    assert taken == order
 
 
 def test_paused_queues_are_skipped_by_every_pattern(process, claim):

@@ -20,6 +20,8 @@ def test_claim_indexes_sort_priority_descending():
     assert poll_all["orders"] == ["DESC", "ASC"]
     assert constraints["sq_ready_poll_queue"]["columns"] == ["queue_name", "priority", "job_id"]
     assert constraints["sq_ready_poll_queue"]["orders"] == ["ASC", "DESC", "ASC"]
+    # PostgreSQL's index for prefixes: by queue name in the "C" collation (an expression: no column).
+    assert ("sq_ready_poll_prefix" in constraints) == (connection.vendor == "postgresql")
 
 
 def claim_plans(waiting, limit, patterns, columns=("id",)):
@@ -65,6 +67,33 @@ def test_the_claim_finds_the_rows_it_moves_and_reads_by_primary_key():
     assert "Hash" not in plan, plan
     assert "Index Scan using steady_queue_ready_execution_pkey" in plan, plan
     assert "Index Scan using steady_queue_job_pkey" in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_claim_of_a_prefix_reads_its_queues_heads_from_their_index():
+    """EXPLAIN on PostgreSQL: the queues of a prefix and their first rows come from sq_ready_poll_prefix
+    (a range in the "C" collation), and no table is read whole."""
+    from tests.databases import queue_connection as connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are PostgreSQL's")
+    from steady_queue.models.tables import dialect
+    from steady_queue.sql.postgresql_claims import prefix_upper_bound
+    from tests.testapp import tasks
+
+    for queue in range(40):
+        tasks.record_anywhere.using(queue_name=f"q{queue:02}").enqueue_many([(i,) for i in range(50)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE steady_queue_ready_execution")
+        cursor.execute("ANALYZE steady_queue_job")
+        cursor.execute(
+            "EXPLAIN " + dialect().prefix_claim_sql(["id", "priority"]),
+            {"prefix": "q1", "upper": prefix_upper_bound("q1"), "paused": [], "limit": 10, "process": 1},
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "sq_ready_poll_prefix" in plan, plan
+    assert "sq_ready_poll_all" not in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,9 @@
 from contextlib import nullcontext
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Substr
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from steady_queue import queue_patterns
@@ -102,6 +104,7 @@ def pattern_filters(patterns):
         if kind == "all":
             yield Q()
         elif kind == "prefix":
-            yield Q(queue_name__startswith=text)
+            # Not startswith: on SQLite that is LIKE, blind to case ("mail*" took queue "Mail").
+            yield Q(Exact(Substr("queue_name", 1, len(text)), Value(text)))
         else:
             yield Q(queue_name=text)

@@ -96,6 +96,10 @@ class Dialect(SharedSQL):
     def prepare_runtime_connection(connection):
         """Tune a new connection of a runtime process (supervisor, worker, dispatcher, scheduler)."""
 
+    def refresh_plans(self):
+        """Plan this connection's prepared statements again at their next run, for tables that have
+        grown (or shrunk) since they were planned."""
+
     @staticmethod
     def write_turn(connection):
         """The wait for a writer's turn before it writes outside any transaction (SQLite's write queue)."""

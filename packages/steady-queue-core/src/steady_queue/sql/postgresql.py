@@ -6,6 +6,7 @@ import weakref
 from functools import cache
 
 from .base import INSERTED_JOB_COLUMNS, Dialect
+from .postgresql_claims import PostgreSQLClaims
 
 # SQLSTATEs of a transaction another one got in the way of: deadlock_detected,
 # serialization_failure, lock_not_available. PostgreSQL has rolled the transaction back.
@@ -48,7 +49,7 @@ def cursor_classes():
     return ServerBindingCursor, PreparingCursor
 
 
-class PostgreSQL(Dialect):
+class PostgreSQL(PostgreSQLClaims, Dialect):
     wake_ups = "notify"
 
     inserts_jobs_in_sql = True
@@ -85,50 +86,21 @@ class PostgreSQL(Dialect):
         # Through Django's cursor wrapper: its error translation and execute_wrapper() hooks apply.
         return connection._prepare_cursor(cursor_class(raw))
 
+    def refresh_plans(self):
+        # A prepared statement's generic plan is made once from the tables' size then, and kept
+        # until an ANALYZE: planned on empty tables, a claim read the whole jobs table for the
+        # rows it claimed (10 to 25 ms each with 20,000 waiting). DISCARD PLANS keeps the
+        # statements prepared (psycopg's cache stays right) and plans each again at its next run.
+        if self.prepared_statements:
+            with self.cursor() as cursor:
+                cursor.execute("DISCARD PLANS")
+
     @staticmethod
     def is_lock_error(error):
         return getattr(PostgreSQL.driver_error(error), "sqlstate", None) in LOCK_STATES
 
     def starts_with(self, column, prefix):
         return f"starts_with({column}, %s)", [prefix]
-
-    def claim_sql(self, condition, columns):
-        """The claim of one queue pattern: lock, move and read in one statement (one round trip, one commit)."""
-        j, r, c = self.tables.job, self.tables.ready, self.tables.claimed
-        return f"""
-            WITH picked AS (
-                SELECT {r.job_id} AS picked_id FROM {r}
-                -- Paused queues come as a parameter the planner can see (usually an empty array), so
-                -- the plan stays an ordered walk of the index under LIMIT, whatever the table statistics.
-                WHERE {condition} {r}.{r.queue_name} <> ALL(%s::text[])
-                ORDER BY {r.priority} DESC, {r.job_id}
-                LIMIT %s
-                FOR UPDATE SKIP LOCKED
-            ), moved AS (
-                -- The ids as an array, here and below: the planner then looks each row up by its
-                -- primary key. Joined to a CTE instead, it hashed whole tables while they were small
-                -- enough (tens of thousands of jobs): 3.7 ms for a claim of 100 that takes 1.3.
-                DELETE FROM {r} WHERE {r}.{r.job_id} = ANY(ARRAY(SELECT picked_id FROM picked))
-                RETURNING {r}.{r.job_id} AS moved_id
-            ), claimed AS (
-                INSERT INTO {c} ({c.job_id}, {c.process_id}, {c.created_at})
-                SELECT moved_id, %s, statement_timestamp() FROM moved
-                RETURNING {c.job_id} AS claimed_id
-            )
-            SELECT {j.columns(columns, qualified=True)} FROM {j}
-            WHERE {j}.{j.id} = ANY(ARRAY(SELECT claimed_id FROM claimed))
-            ORDER BY {j}.{j.priority} DESC, {j}.{j.id}
-        """
-
-    def claim(self, pattern, limit, process_id, paused, columns):
-        """Claim up to ``limit`` ready jobs of one queue pattern; rows of the jobs' ``columns``.
-
-        One statement: a transaction of its own.
-        """
-        condition, params = self.queue_condition(pattern)
-        with self.cursor(prepare=True) as cursor:
-            cursor.execute(self.claim_sql(condition, columns), [*params, list(paused), limit, process_id])
-            return cursor.fetchall()
 
     def finish(self, process_id, worker_name, outcomes, preserve):
         """Record successful outcomes whose claim is still this process's; return their job ids."""
@@ -147,7 +119,7 @@ class PostgreSQL(Dialect):
         # The claims are found by their primary key, and their process only compared ("+ 0" keeps
         # the planner off the process's index): prepared, the statement's generic plan read the
         # process's index, every entry the process had left since the last vacuum (669 to 6,042
-        # in a drain) to find eight rows. The jobs below, by primary key from an array (see claim_sql).
+        # in a drain) to find eight rows. The jobs below, by primary key from an array (see postgresql_claims).
         if start_ids:
             ctes.append(
                 f"started AS (UPDATE {c} SET {c.started_at} = %s WHERE {c.job_id} = ANY(%s::bigint[]) "

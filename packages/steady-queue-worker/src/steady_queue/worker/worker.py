@@ -9,6 +9,7 @@ from steady_queue.db import queue_database
 from steady_queue.models import ClaimedExecution
 from steady_queue.models.claimed_execution import release_claims
 from steady_queue.models.ready_execution import claim, paused_queue_names
+from steady_queue.models.tables import dialect
 
 from .attempt import Attempt
 from .finishing import Finisher
@@ -32,6 +33,7 @@ class Worker(Poller):
         self.pool = None
         self._paused, self._paused_read_at = [], float("-inf")
         self._claims_in_doubt = False
+        self._queues_were_empty = True
         # Ids of the jobs claimed and handed to the pool, until their thread is done with them.
         self._held = set()
 
@@ -70,6 +72,10 @@ class Worker(Poller):
         for job in jobs:
             self._held.add(job.pk)
             self.pool.submit(job)
+        if jobs and self._queues_were_empty:
+            # Work after none: the claim's plans may date from empty tables (see refresh_plans).
+            dialect().refresh_plans()
+        self._queues_were_empty = not jobs
         if len(jobs) == capacity:
             return 0  # there may be more: claim again as soon as there is room
         # The queues are empty: wait for a notification or the next poll.
