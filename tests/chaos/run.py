@@ -8,6 +8,7 @@ Prints one table of figures per scenario and database, and exits non-zero when a
 """
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -28,6 +29,8 @@ CONFIG = {
     "workers": [{"processes": 2, "threads": 4, "polling_interval": 0.1}],
     "dispatchers": [{"polling_interval": 0.2, "concurrency_maintenance_interval": 2}],
 }
+
+PREFIX_CONFIG = {**CONFIG, "workers": [{**CONFIG["workers"][0], "queues": ["def*", "*"]}]}
 
 
 def configure(database):
@@ -204,7 +207,10 @@ def scenario_kills(log_dir, quick):
     retrying = [(f"r{i}", rng.randint(0, 3), round(rng.uniform(0, 0.05), 3)) for i in range(n // 10)]
     results = tasks.chaos_work.enqueue_many(plain) + tasks.chaos_limited.enqueue_many(limited)
     retried = tasks.chaos_retrying.enqueue_many(retrying)
-    supervisors = [Supervisor(log_dir), Supervisor(log_dir)]
+    # Every other supervisor's workers serve the tasks' queue through a prefix: on PostgreSQL they
+    # claim by its own statement (sql/postgresql_claims.py), killed like the others.
+    configs = itertools.cycle([None, PREFIX_CONFIG])
+    supervisors = [Supervisor(log_dir, next(configs)), Supervisor(log_dir, next(configs))]
     kills = Counter()
     deadline = time.monotonic() + chaos_seconds
     while time.monotonic() < deadline:
@@ -222,7 +228,7 @@ def scenario_kills(log_dir, quick):
             victim.popen.send_signal(signal.SIGKILL)
             victim.popen.wait()
             kills["supervisor"] += 1
-            supervisors.append(Supervisor(log_dir))
+            supervisors.append(Supervisor(log_dir, next(configs)))
     drained = wait_until(lambda: unfinished_count() == 0, 180 if not quick else 90)
     for supervisor in supervisors:
         supervisor.stop()

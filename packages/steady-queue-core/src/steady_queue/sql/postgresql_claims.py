@@ -16,6 +16,8 @@ from steady_queue import queue_patterns
 
 # Claims of a prefix that find rows of theirs taken by another worker meanwhile, before the walk.
 PREFIX_CLAIM_TRIES = 3
+# Statements one claim of a prefix runs at most (each takes at least a row per queue waiting).
+PREFIX_CLAIM_STATEMENTS = 8
 # A prefix with more queues than this waiting is claimed by the walk: one probe per queue costs
 # more than the walk saves when the pattern's rows are most of the table.
 PREFIX_QUEUES_MAX = 128
@@ -51,7 +53,8 @@ class PostgreSQLClaims:
         rows = []
         if upper is not None and time.monotonic() - _wide_prefixes.get(prefix, -WIDE_FOR) >= WIDE_FOR:
             statement = self.prefix_claim_sql(columns)
-            for _ in range(PREFIX_CLAIM_TRIES):
+            contended = 0
+            for _ in range(PREFIX_CLAIM_STATEMENTS):
                 want = limit - len(rows)
                 with self.cursor(prepare=True) as cursor:
                     cursor.execute(statement, {"prefix": prefix, "upper": upper, "paused": list(paused),
@@ -63,10 +66,17 @@ class PostgreSQLClaims:
                     break  # too many queues to probe each: the walk
                 claimed = [row[2:] for row in result[:-1]]
                 rows += claimed
-                # Every candidate was claimed and yet too few: they were all the pattern had.
-                if len(rows) >= limit or considered == len(claimed):
-                    return rows
-                # Others took candidates meanwhile (locked, or gone by the time they were locked).
+                if len(rows) >= limit or not considered:
+                    return rows  # its fill, or nothing of the pattern waits (but what others hold)
+                if len(claimed) < considered:
+                    # Others took candidates meanwhile (locked, or gone by the time they were locked).
+                    contended += 1
+                    if contended == PREFIX_CLAIM_TRIES:
+                        break
+                # Else every candidate was claimed: with fewer queues than rows wanted, more may wait
+                # after the last queue's head, for the next statement.
+            else:
+                return rows
         condition, params = self.queue_condition(pattern)
         with self.cursor(prepare=True) as cursor:
             cursor.execute(self.claim_sql(condition, columns), [*params, list(paused), limit - len(rows), process_id])
@@ -122,19 +132,16 @@ class PostgreSQLClaims:
                 FROM queues WHERE queue <> ALL(%(paused)s::text[])
                     AND (SELECT max(found) FROM queues) <= {PREFIX_QUEUES_MAX}
             ), threshold AS (
-                -- The pattern's first rows all come at or before the limit-th head (the heads before
-                -- it are that many rows); with fewer queues, there is no such bound.
-                SELECT head_priority AS last_priority, head_id AS last_id FROM ranked WHERE head_rank = %(limit)s
+                -- The limit-th head, or the last with fewer queues: every row at or before it comes
+                -- before every row after it, and there are at least that many heads' worth of them.
+                SELECT head_priority AS last_priority, head_id AS last_id FROM ranked
+                WHERE head_rank = LEAST(%(limit)s, (SELECT count(*) FROM ranked))
             ), candidates AS MATERIALIZED (
-                -- The queue whose head comes n-th holds at most limit - n + 1 of the pattern's first
-                -- rows (the n - 1 heads before it come before all of its rows), all at or before the
-                -- threshold: read in two index ranges when there is one, so the reads stop there.
-                SELECT head.candidate_id FROM ranked LEFT JOIN threshold ON TRUE CROSS JOIN LATERAL (
+                -- The rows at or before the threshold, read in two index ranges per queue so that the
+                -- reads stop there; the queue whose head comes n-th holds at most limit - n + 1 of the
+                -- first rows (the n - 1 heads before it come before all of its rows).
+                SELECT head.candidate_id FROM ranked CROSS JOIN threshold CROSS JOIN LATERAL (
                     (SELECT {r.job_id} AS candidate_id FROM {r}
-                     WHERE {name} = ranked.queue COLLATE "C" AND threshold.last_id IS NULL
-                     ORDER BY {r.priority} DESC, {r.job_id} LIMIT %(limit)s - ranked.head_rank + 1)
-                    UNION ALL
-                    (SELECT {r.job_id} FROM {r}
                      WHERE {name} = ranked.queue COLLATE "C" AND {r.priority} > threshold.last_priority
                      ORDER BY {r.priority} DESC, {r.job_id} LIMIT %(limit)s - ranked.head_rank + 1)
                     UNION ALL
