@@ -132,8 +132,8 @@ class PostgreSQLClaims:
                 FROM queues WHERE queue <> ALL(%(paused)s::text[])
                     AND (SELECT max(found) FROM queues) <= {PREFIX_QUEUES_MAX}
             ), threshold AS (
-                -- The limit-th head, or the last with fewer queues: every row at or before it comes
-                -- before every row after it, and there are at least that many heads' worth of them.
+                -- The limit-th head (the last, with fewer queues): the rows at or before it are the
+                -- pattern's first, at least one per head before it, so all the claim may take.
                 SELECT head_priority AS last_priority, head_id AS last_id FROM ranked
                 WHERE head_rank = LEAST(%(limit)s, (SELECT count(*) FROM ranked))
             ), candidates AS MATERIALIZED (
