@@ -26,6 +26,13 @@ from tests.testapp import tasks
 pytestmark = pytest.mark.skipif(queue_connection.vendor != "postgresql", reason="PostgreSQL's own claim")
 
 
+@pytest.fixture
+def sql_claims():
+    """The claims in PostgreSQL's own SQL (not the ORM's, which STEADY_QUEUE["sql_fast_paths"] = False runs)."""
+    if not dialect().claims_in_sql:
+        pytest.skip("the ORM's claims (sql_fast_paths off)")
+
+
 def enqueue(label, queue):
     return job_pk(tasks.record_anywhere.using(queue_name=queue).enqueue(label).id)
 
@@ -51,7 +58,7 @@ def test_the_upper_bound_of_a_prefix_in_code_point_order():
 
 
 @pytest.mark.django_db
-def test_a_prefix_with_nothing_waiting_reads_no_other_queue():
+def test_a_prefix_with_nothing_waiting_reads_no_other_queue(sql_claims):
     process = register("worker", "worker-test", 1, "host")
     for i in range(20):
         enqueue(f"other{i}", queue=f"other{i % 4}")
@@ -62,7 +69,7 @@ def test_a_prefix_with_nothing_waiting_reads_no_other_queue():
 
 
 @pytest.mark.django_db
-def test_a_prefix_with_more_queues_than_it_probes_is_walked(monkeypatch):
+def test_a_prefix_with_more_queues_than_it_probes_is_walked(sql_claims, monkeypatch):
     monkeypatch.setattr(postgresql_claims, "PREFIX_QUEUES_MAX", 2)
     monkeypatch.setattr(postgresql_claims, "_wide_prefixes", {})
     process = register("worker", "worker-test", 1, "host")
@@ -109,7 +116,7 @@ def prepared_plan(connection, marker, parameters):
 
 
 @pytest.mark.django_db
-def test_plans_made_on_empty_tables_are_made_again_when_refreshed(settings):
+def test_plans_made_on_empty_tables_are_made_again_when_refreshed(sql_claims):
     process = register("worker", "worker-test", 1, "host")
     if not dialect().prepared_statements:
         pytest.skip("statements are not prepared (STEADY_QUEUE['prepared_statements'])")
