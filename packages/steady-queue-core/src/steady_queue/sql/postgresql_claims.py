@@ -114,17 +114,17 @@ class PostgreSQLClaims:
         # own collation (in most, "mail-b" sorts between "maila" and "mailc"), and the first entry of
         # each queue there is its head: the row it serves first.
         name = f'{r}.{r.queue_name} COLLATE "C"'
-        order = f"{name}, {r.priority} DESC, {r.job_id}"
+        index_order = f"{name}, {r.priority} DESC, {r.job_id}"
         ctes = f"""
             queues AS (
                 -- The pattern's queues with waiting rows and their heads, one index probe each;
                 -- one more than PREFIX_QUEUES_MAX at most.
                 (SELECT {r.queue_name} AS queue, {r.priority} AS head_priority, {r.job_id} AS head_id, 1 AS found
-                 FROM {r} WHERE {name} >= %(prefix)s AND {name} < %(upper)s ORDER BY {order} LIMIT 1)
+                 FROM {r} WHERE {name} >= %(prefix)s AND {name} < %(upper)s ORDER BY {index_order} LIMIT 1)
                 UNION ALL
                 (SELECT following.*, queues.found + 1 FROM queues CROSS JOIN LATERAL (
                     SELECT {r.queue_name}, {r.priority}, {r.job_id} FROM {r}
-                    WHERE {name} > queues.queue COLLATE "C" AND {name} < %(upper)s ORDER BY {order} LIMIT 1
+                    WHERE {name} > queues.queue COLLATE "C" AND {name} < %(upper)s ORDER BY {index_order} LIMIT 1
                  ) following WHERE queues.found <= {PREFIX_QUEUES_MAX})
             ), ranked AS (
                 SELECT queue, head_priority, head_id,
@@ -164,7 +164,7 @@ class PostgreSQLClaims:
         # counts: joined to the counts, a plan made while the table was small read it whole.
         nulls = ", ".join(["NULL"] * len(columns))
         # The jobs in serving order where they are read with it (positions: the union has no table).
-        order = ["1", "2"] + [f"{columns.index(name) + 3}{direction}" for name, direction in
+        read_order = ["1", "2"] + [f"{columns.index(name) + 3}{direction}" for name, direction in
                               (("priority", " DESC"), ("id", "")) if name in columns]
         return f"""
             WITH RECURSIVE {ctes}, {self._moved_and_claimed("%(process)s")}
@@ -172,7 +172,7 @@ class PostgreSQLClaims:
             WHERE {j}.{j.id} = ANY(ARRAY(SELECT claimed_id FROM claimed))
             UNION ALL
             SELECT (SELECT coalesce(max(found), 0) FROM queues), (SELECT count(*) FROM candidates), {nulls}
-            ORDER BY {", ".join(order)}
+            ORDER BY {", ".join(read_order)}
         """
 
     def _moved_and_claimed(self, process="%s"):
